@@ -1,0 +1,167 @@
+# autotrace — build, test, demo, bench, install.
+#
+# Products (in build/):
+#   libautotrace.so       the preloaded shim: hooks + capture queue, libc only
+#   libautotrace-core.so  parsers, spool, worker glue; dlopen()ed RTLD_LOCAL by
+#                         the shim on the first capture (see docs/architecture.md)
+#   autotrace             the CLI
+# Knobs: CC, OPT (default -O2), PREFIX, DESTDIR, SAN=1 (sanitizer build into
+# build/asan/).
+
+CC      ?= cc
+OPT     ?= -O2
+PREFIX  ?= /usr/local
+DESTDIR ?=
+
+ifeq ($(SAN),1)
+B        := build/asan
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
+            -fno-sanitize-recover=undefined
+else
+B        := build
+SANFLAGS :=
+endif
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+            -Wmissing-prototypes -Wno-unused-parameter
+CFLAGS   += -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) -fPIC \
+            -fvisibility=hidden $(SANFLAGS) -I. -Icommon -Iproviders -Ispool
+LDFLAGS  += $(SANFLAGS)
+
+COMMON_SRC    := $(wildcard common/*.c)
+PROVIDERS_SRC := $(wildcard providers/*.c)
+SPOOL_SRC     := $(wildcard spool/*.c)
+# The shim proper: hooks, runtime, and the allocation-free URL matcher.
+SHIM_SRC      := $(filter-out preload/core_%.c,$(wildcard preload/*.c)) \
+                 $(wildcard hooks/*.c) $(COMMON_SRC) providers/registry.c
+CORE_SRC      := $(wildcard preload/core_*.c) $(COMMON_SRC) \
+                 $(PROVIDERS_SRC) $(SPOOL_SRC)
+CLI_SRC       := $(wildcard cli/*.c)
+LIB_SRC       := $(COMMON_SRC) $(PROVIDERS_SRC) $(SPOOL_SRC)
+CLI_LIB_SRC   := $(filter-out cli/main.c,$(CLI_SRC))
+TOOL_SRC      := $(wildcard tests/tools/*.c)
+EXAMPLE_SRC   := $(wildcard examples/*.c)
+BENCH_SRC     := $(wildcard bench/*.c)
+
+obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
+
+SHIM   := $(B)/libautotrace.so
+CORE   := $(B)/libautotrace-core.so
+CLI    := $(B)/autotrace
+# One Criterion binary per module, linking only what that module needs, so
+# that each module's tests build on their own.
+UNIT_MODULES := $(notdir $(wildcard tests/unit/*))
+UNITS  := $(patsubst %,$(B)/tests/unit_%,$(UNIT_MODULES))
+UNIT_DEPS_common    := $(COMMON_SRC)
+UNIT_DEPS_providers := $(COMMON_SRC) $(PROVIDERS_SRC)
+UNIT_DEPS_spool     := $(COMMON_SRC) $(SPOOL_SRC)
+UNIT_DEPS_preload   := $(COMMON_SRC) preload/config.c
+UNIT_DEPS_cli       := $(CLI_LIB_SRC) $(LIB_SRC)
+TOOLS  := $(patsubst tests/tools/%.c,$(B)/tests/%,$(TOOL_SRC))
+EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(EXAMPLE_SRC))
+BENCHES  := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC))
+
+.PHONY: all units deps deps-test demo test test-unit test-integration conformance \
+        bench fuzz install uninstall clean format format-check
+
+all: $(SHIM) $(CORE) $(CLI) $(EXAMPLES) $(TOOLS)
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# The shim links nothing but libc: libcurl and libssl are only ever reached
+# through dlsym(RTLD_NEXT) when the application itself has loaded them.
+$(SHIM): $(call obj,$(SHIM_SRC)) preload/exports.map
+	$(CC) -shared -o $@ $(call obj,$(SHIM_SRC)) $(LDFLAGS) \
+	  -Wl,--version-script=preload/exports.map -Wl,-z,now -ldl -lpthread
+
+$(CORE): $(call obj,$(CORE_SRC)) preload/core.map
+	$(CC) -shared -o $@ $(call obj,$(CORE_SRC)) $(LDFLAGS) \
+	  -Wl,--version-script=preload/core.map -lcjson -llmdb -lpthread
+
+$(CLI): $(call obj,$(CLI_SRC) $(LIB_SRC))
+	$(CC) -o $@ $^ $(LDFLAGS) -lcjson -llmdb -lpthread -lm
+
+.SECONDEXPANSION:
+$(B)/tests/unit_%: $$(call obj,$$(wildcard tests/unit/$$*/*.c) $$(UNIT_DEPS_$$*))
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(LDFLAGS) -lcriterion -lcjson -llmdb -lpthread -lm
+
+$(B)/tests/%: tests/tools/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) -lcurl -lpthread
+
+$(B)/examples/%: examples/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) -lcurl
+
+$(B)/bench/%: bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(call obj,$(LIB_SRC)) $(LDFLAGS) -lcurl \
+	  -lcjson -llmdb -lpthread -lm
+
+$(BENCHES): $(call obj,$(LIB_SRC))
+
+# ---- the two commands of the README ----
+
+deps:
+	@sh scripts/deps.sh build
+
+deps-test:
+	@sh scripts/deps.sh test
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@sh scripts/demo.sh
+
+# Everything is built twice: plain (what users run) and with ASan+UBSan;
+# unit tests run under the sanitizers, integration tests under both builds.
+test: deps-test
+	@$(MAKE) --no-print-directory all units
+	@$(MAKE) --no-print-directory SAN=1 all units
+	@sh tests/run.sh all
+
+units: $(UNITS)
+
+test-unit:
+	@$(MAKE) --no-print-directory SAN=1 units
+	@sh tests/run.sh unit
+
+test-integration: all
+	@sh tests/run.sh integration
+
+conformance: all
+	@/usr/bin/python3 tests/conformance.py ../shared/corpus
+
+bench: deps-test
+	@$(MAKE) --no-print-directory OPT=-O2 all $(BENCHES)
+	@sh bench/run.sh
+
+fuzz:
+	@sh tests/fuzz/run.sh
+
+# ---- install ----
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/autotrace \
+	  $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 $(CLI) $(DESTDIR)$(PREFIX)/bin/autotrace
+	install -m 0644 $(SHIM) $(CORE) $(DESTDIR)$(PREFIX)/lib/autotrace/
+	install -m 0644 man/autotrace.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/autotrace \
+	  $(DESTDIR)$(PREFIX)/share/man/man1/autotrace.1
+	rm -rf $(DESTDIR)$(PREFIX)/lib/autotrace
+
+clean:
+	rm -rf build
+
+FORMAT_SRC = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+format:
+	clang-format -i $(FORMAT_SRC)
+format-check:
+	clang-format --dry-run --Werror $(FORMAT_SRC)
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
