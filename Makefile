@@ -74,11 +74,11 @@ $(B)/obj/%.o: %.c
 # through dlsym(RTLD_NEXT) when the application itself has loaded them.
 $(SHIM): $(call obj,$(SHIM_SRC)) preload/exports.map
 	$(CC) -shared -o $@ $(call obj,$(SHIM_SRC)) $(LDFLAGS) \
-	  -Wl,--version-script=preload/exports.map -Wl,-z,now -ldl -lpthread
+	  -Wl,--version-script=preload/exports.map -Wl,-z,defs -ldl -lpthread
 
 $(CORE): $(call obj,$(CORE_SRC)) preload/core.map
 	$(CC) -shared -o $@ $(call obj,$(CORE_SRC)) $(LDFLAGS) \
-	  -Wl,--version-script=preload/core.map -lcjson -llmdb -lpthread
+	  -Wl,--version-script=preload/core.map -Wl,-z,defs -lcjson -llmdb -lpthread -lm
 
 $(CLI): $(call obj,$(CLI_SRC) $(LIB_SRC))
 	$(CC) -o $@ $^ $(LDFLAGS) -lcjson -llmdb -lpthread -lm

@@ -48,6 +48,7 @@ struct at_config {
   char trace_name[AT_ATTR_MAX];
   char tags[AT_PATH_MAX]; /* comma-separated */
   char config_error[256]; /* first problem found, for the log */
+  long long process_start_ns;   /* when the shim was loaded (wall clock) */
 };
 
 /* Fill cfg from the environment. Never fails: bad values fall back to

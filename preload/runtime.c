@@ -1,0 +1,54 @@
+/* runtime: lazy initialisation of the shim. */
+#include "runtime.h"
+
+#include <pthread.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "log.h"
+#include "providers/providers.h"
+#include "worker.h"
+
+struct at_config at_cfg;
+int at_initialized;
+int at_capture_on;
+AT_TLS int at_curl_depth;
+struct at_counters at_counters;
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static long long loaded_at_ns;
+
+static void do_init(void) {
+  at_config_load(&at_cfg);
+  at_cfg.process_start_ns = loaded_at_ns ? loaded_at_ns : at_wall_ns();
+  at_log_open(&at_cfg);
+  if (at_cfg.config_error[0])
+    AT_ERR("%s", at_cfg.config_error);
+  if (at_cfg.hosts[0]) {
+    char err[256] = "";
+    if (at_hosts_configure(at_cfg.hosts, err, sizeof err) < 0)
+      AT_ERR(AT_ENV_HOSTS ": %s", err);
+  }
+  pthread_atfork(at_worker_atfork_prepare, at_worker_atfork_parent,
+                 at_worker_atfork_child);
+  int on = !at_cfg.disabled && at_cfg.spool_dir[0] != '\0';
+  if (!at_cfg.disabled && !at_cfg.spool_dir[0])
+    AT_ERR("no spool folder (set AUTOTRACE_SPOOL or HOME); capture is off");
+  __atomic_store_n(&at_capture_on, on, __ATOMIC_RELAXED);
+  __atomic_store_n(&at_initialized, 1, __ATOMIC_RELEASE);
+}
+
+void at_init(void) {
+  pthread_once(&init_once, do_init);
+}
+
+void at_capture_disable(const char *why) {
+  if (__atomic_exchange_n(&at_capture_on, 0, __ATOMIC_RELAXED))
+    AT_ERR("capture is off for this process: %s", why);
+}
+
+/* The constructor only notes the load time (the process span starts here);
+ * everything else waits for the first hook call. */
+__attribute__((constructor)) static void at_constructor(void) {
+  loaded_at_ns = at_wall_ns();
+}

@@ -1,0 +1,276 @@
+#include "worker.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core_api.h"
+#include "log.h"
+#include "runtime.h"
+
+/* How long exit waits for the worker to drain the queue. A traced program
+ * must not hang at exit because the spool is slow or locked. */
+#define AT_EXIT_DRAIN_SECONDS 5
+
+enum worker_state { W_NONE, W_RUNNING, W_FAILED };
+
+static pthread_mutex_t q_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t q_cv = PTHREAD_COND_INITIALIZER;
+static struct at_capture *q_head, *q_tail;
+static size_t q_len;
+static int q_stop;
+static enum worker_state w_state = W_NONE;
+static pthread_t w_thread;
+static const struct at_core_api *core;
+static struct at_counters reported; /* what the core has been told */
+static int atexit_registered;
+
+void at_capture_free(struct at_capture *c) {
+  if (!c)
+    return;
+  free(c->method);
+  free(c->url);
+  free(c->req_headers);
+  free(c->req_body);
+  free(c->resp_headers);
+  free(c->resp_body);
+  free(c->error_msg);
+  free(c);
+}
+
+static uint64_t delta_of(uint64_t *now_field, uint64_t *reported_field) {
+  uint64_t now = __atomic_load_n(now_field, __ATOMIC_RELAXED);
+  uint64_t d = now - *reported_field;
+  *reported_field = now;
+  return d;
+}
+
+static void take_counter_deltas(struct at_shim_counters *d) {
+  d->dropped_queue_full = delta_of(&at_counters.dropped_queue_full,
+                                   &reported.dropped_queue_full);
+  d->dropped_oom = delta_of(&at_counters.dropped_oom, &reported.dropped_oom);
+  d->skipped_not_llm =
+      delta_of(&at_counters.skipped_not_llm, &reported.skipped_not_llm);
+  d->truncated_bodies =
+      delta_of(&at_counters.truncated_bodies, &reported.truncated_bodies);
+}
+
+/* The core lives beside the shim: same folder, fixed name. */
+static void *load_core(char *err, size_t errlen) {
+  Dl_info info;
+  if (!dladdr((void *)at_worker_submit, &info) || !info.dli_fname) {
+    snprintf(err, errlen, "cannot locate libautotrace.so itself");
+    return NULL;
+  }
+  char path[AT_PATH_MAX];
+  const char *slash = strrchr(info.dli_fname, '/');
+  int dirlen = slash ? (int)(slash - info.dli_fname) : 1;
+  snprintf(path, sizeof path, "%.*s/libautotrace-core.so", dirlen,
+           slash ? info.dli_fname : ".");
+  void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if (!h) {
+    const char *e = dlerror();
+    snprintf(err, errlen, "cannot load the core: %.400s", e ? e : path);
+    return NULL;
+  }
+  at_core_api_fn fn;
+  void *sym = dlsym(h, "autotrace_core_api");
+  memcpy(&fn, &sym, sizeof fn);
+  const struct at_core_api *api = fn ? fn() : NULL;
+  if (!api || api->version != AT_CORE_API_VERSION) {
+    snprintf(err, errlen, "%.400s: incompatible core (rebuild both .so files)",
+             path);
+    return NULL; /* the handle stays open: dlclose is not worth the risk */
+  }
+  return (void *)api;
+}
+
+/* Give up on capture: free whatever is queued (counting it as dropped). */
+static void fail_worker(const char *why) {
+  at_capture_disable(why);
+  pthread_mutex_lock(&q_mu);
+  w_state = W_FAILED;
+  struct at_capture *c = q_head;
+  q_head = q_tail = NULL;
+  q_len = 0;
+  pthread_mutex_unlock(&q_mu);
+  while (c) {
+    struct at_capture *next = c->next;
+    at_capture_free(c);
+    AT_COUNT(dropped_queue_full);
+    c = next;
+  }
+}
+
+static void consume_list(struct at_capture *list, size_t n) {
+  struct at_shim_counters d;
+  take_counter_deltas(&d);
+  struct at_capture **arr = malloc(n * sizeof *arr);
+  if (!arr) {
+    /* Out of memory: hand them over one at a time. */
+    while (list) {
+      struct at_capture *next = list->next;
+      list->next = NULL;
+      core->consume(&list, 1, &d);
+      memset(&d, 0, sizeof d);
+      list = next;
+    }
+    return;
+  }
+  size_t i = 0;
+  for (struct at_capture *c = list; c && i < n; c = c->next)
+    arr[i++] = c;
+  for (size_t k = 0; k < i; k++)
+    arr[k]->next = NULL;
+  core->consume(arr, i, &d);
+  free(arr);
+}
+
+static void *worker_main(void *arg) {
+  (void)arg;
+  char err[512];
+  core = load_core(err, sizeof err);
+  if (!core) {
+    fail_worker(err);
+    return NULL;
+  }
+  err[0] = '\0';
+  if (core->start(&at_cfg, err, sizeof err) != 0) {
+    fail_worker(err[0] ? err : "the spool could not be opened");
+    core = NULL;
+    return NULL;
+  }
+  for (;;) {
+    pthread_mutex_lock(&q_mu);
+    while (!q_head && !q_stop)
+      pthread_cond_wait(&q_cv, &q_mu);
+    struct at_capture *list = q_head;
+    size_t n = q_len;
+    int stop = q_stop;
+    q_head = q_tail = NULL;
+    q_len = 0;
+    pthread_mutex_unlock(&q_mu);
+    if (list)
+      consume_list(list, n);
+    if (stop && !list)
+      break;
+  }
+  return NULL;
+}
+
+/* atexit: drain, then let the core close the process span. Bounded: a
+ * worker stuck on the spool must not keep the program from exiting. */
+static void worker_shutdown(void) {
+  pthread_mutex_lock(&q_mu);
+  if (w_state != W_RUNNING) {
+    pthread_mutex_unlock(&q_mu);
+    return;
+  }
+  q_stop = 1;
+  pthread_cond_signal(&q_cv);
+  pthread_mutex_unlock(&q_mu);
+
+  struct timespec deadline;
+  clock_gettime(CLOCK_REALTIME, &deadline);
+  deadline.tv_sec += AT_EXIT_DRAIN_SECONDS;
+  int rc = pthread_timedjoin_np(w_thread, NULL, &deadline);
+  if (rc != 0) {
+    AT_ERR("the spool writer did not finish within %d s at exit; "
+           "%zu captures were not written",
+           AT_EXIT_DRAIN_SECONDS, q_len);
+    return;
+  }
+  pthread_mutex_lock(&q_mu);
+  w_state = W_NONE;
+  pthread_mutex_unlock(&q_mu);
+  if (core) {
+    struct at_shim_counters d;
+    take_counter_deltas(&d);
+    core->finish(&d);
+  }
+}
+
+/* Called with q_mu held. The new thread blocks every signal: signals are
+ * the application's business and must reach its own threads. */
+static int start_worker_locked(void) {
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, 256 * 1024);
+  int rc = pthread_create(&w_thread, &attr, worker_main, NULL);
+  pthread_attr_destroy(&attr);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (rc != 0)
+    return -1;
+  w_state = W_RUNNING;
+  if (!atexit_registered) {
+    atexit_registered = 1;
+    atexit(worker_shutdown);
+  }
+  return 0;
+}
+
+void at_worker_submit(struct at_capture *c) {
+  c->next = NULL;
+  pthread_mutex_lock(&q_mu);
+  if (w_state == W_NONE && start_worker_locked() != 0) {
+    w_state = W_FAILED;
+    pthread_mutex_unlock(&q_mu);
+    at_capture_free(c);
+    AT_COUNT(dropped_oom);
+    at_capture_disable("cannot start the spool writer thread");
+    return;
+  }
+  if (w_state != W_RUNNING || q_len >= at_cfg.queue_max) {
+    pthread_mutex_unlock(&q_mu);
+    at_capture_free(c);
+    AT_COUNT(dropped_queue_full);
+    return;
+  }
+  if (q_tail)
+    q_tail->next = c;
+  else
+    q_head = c;
+  q_tail = c;
+  q_len++;
+  pthread_cond_signal(&q_cv);
+  pthread_mutex_unlock(&q_mu);
+}
+
+void at_worker_atfork_prepare(void) {
+  pthread_mutex_lock(&q_mu);
+}
+
+void at_worker_atfork_parent(void) {
+  pthread_mutex_unlock(&q_mu);
+}
+
+/* In the child only the forking thread exists: the worker is gone, the
+ * queued captures belong to the parent (which will write them), and the
+ * core must forget the parent's spool handle and process span. */
+void at_worker_atfork_child(void) {
+  struct at_capture *c = q_head;
+  pthread_mutex_init(&q_mu, NULL);
+  pthread_cond_init(&q_cv, NULL);
+  q_head = q_tail = NULL;
+  q_len = 0;
+  q_stop = 0;
+  while (c) {
+    struct at_capture *next = c->next;
+    at_capture_free(c);
+    c = next;
+  }
+  if (w_state == W_RUNNING)
+    w_state = W_NONE;
+  memset(&at_counters, 0, sizeof at_counters);
+  memset(&reported, 0, sizeof reported);
+  if (core && core->atfork_child)
+    core->atfork_child();
+}
