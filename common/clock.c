@@ -21,6 +21,6 @@ void at_format_iso(int64_t unix_ns, char *buf, unsigned long buflen) {
   struct tm tm;
   gmtime_r(&secs, &tm);
   snprintf(buf, buflen, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ",
-           tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-           tm.tm_min, tm.tm_sec, usec);
+           tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+           tm.tm_sec, usec);
 }

@@ -14,10 +14,9 @@ static void fill_random(unsigned char *p, size_t n) {
    * pid and address bits. Ids only need to be unique, not secret. */
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  unsigned long long x = (unsigned long long)ts.tv_nsec ^
-                         ((unsigned long long)ts.tv_sec << 20) ^
-                         ((unsigned long long)getpid() << 40) ^
-                         (unsigned long long)(size_t)p;
+  unsigned long long x =
+      (unsigned long long)ts.tv_nsec ^ ((unsigned long long)ts.tv_sec << 20) ^
+      ((unsigned long long)getpid() << 40) ^ (unsigned long long)(size_t)p;
   for (size_t i = 0; i < n; i++) {
     x ^= x << 13;
     x ^= x >> 7;

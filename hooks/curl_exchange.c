@@ -84,9 +84,8 @@ static size_t at_header_cb(char *ptr, size_t size, size_t nmemb, void *ud) {
   if (st->app_header)
     return st->app_header(ptr, size, nmemb, st->app_headerdata);
   if (st->app_headerdata)
-    return st->app_write
-               ? st->app_write(ptr, size, nmemb, st->app_headerdata)
-               : fwrite(ptr, size, nmemb, (FILE *)st->app_headerdata);
+    return st->app_write ? st->app_write(ptr, size, nmemb, st->app_headerdata)
+                         : fwrite(ptr, size, nmemb, (FILE *)st->app_headerdata);
   return total;
 }
 
@@ -94,8 +93,8 @@ static size_t at_read_cb(char *buf, size_t size, size_t nitems, void *ud) {
   struct at_curl_handle *st = ud;
   void *data = st->app_readdata_set ? st->app_readdata : (void *)stdin;
   size_t ret = st->app_read(buf, size, nitems, data);
-  if (st->active && ret != CURL_READFUNC_ABORT &&
-      ret != CURL_READFUNC_PAUSE && ret <= size * nitems) {
+  if (st->active && ret != CURL_READFUNC_ABORT && ret != CURL_READFUNC_PAUSE &&
+      ret <= size * nitems) {
     int saved = errno;
     dynbuf_add(&st->req_body, buf, ret);
     errno = saved;
@@ -153,18 +152,18 @@ void at_curl_disarm(struct at_curl_handle *st) {
   CURL *h = st->easy;
   if (st->armed) {
     real_setopt_fn(h, CURLOPT_WRITEFUNCTION, (void (*)(void))st->app_write);
-    at_curl_real_setopt_ptr(
-        h, CURLOPT_WRITEDATA,
-        st->app_writedata_set ? st->app_writedata : (void *)stdout);
+    at_curl_real_setopt_ptr(h, CURLOPT_WRITEDATA,
+                            st->app_writedata_set ? st->app_writedata
+                                                  : (void *)stdout);
     real_setopt_fn(h, CURLOPT_HEADERFUNCTION, (void (*)(void))st->app_header);
     at_curl_real_setopt_ptr(h, CURLOPT_HEADERDATA, st->app_headerdata);
     st->armed = 0;
   }
   if (st->armed_read) {
     real_setopt_fn(h, CURLOPT_READFUNCTION, (void (*)(void))st->app_read);
-    at_curl_real_setopt_ptr(
-        h, CURLOPT_READDATA,
-        st->app_readdata_set ? st->app_readdata : (void *)stdin);
+    at_curl_real_setopt_ptr(h, CURLOPT_READDATA,
+                            st->app_readdata_set ? st->app_readdata
+                                                 : (void *)stdin);
     if (st->app_seek) {
       real_setopt_fn(h, CURLOPT_SEEKFUNCTION, (void (*)(void))st->app_seek);
       at_curl_real_setopt_ptr(h, CURLOPT_SEEKDATA, st->app_seekdata);
@@ -287,8 +286,8 @@ void at_curl_finish(struct at_curl_handle *st, int result, const char *why,
     return;
   }
   strip_headers_from_body(st);
-  c->method = strdup(method && *method ? method
-                     : (st->req_body.len ? "POST" : "GET"));
+  c->method =
+      strdup(method && *method ? method : (st->req_body.len ? "POST" : "GET"));
   c->url = dup_or_null(st->url);
   c->match = st->match;
   c->tid = st->tid;

@@ -49,10 +49,10 @@ typedef CURLMsg *(*at_multi_info_read_fn)(CURLM *, int *);
 
 /* The real libcurl entry points, resolved on first use. */
 struct at_curl_real {
-  void *easy_setopt, *easy_getinfo, *easy_perform, *easy_reset,
-      *easy_duphandle, *easy_cleanup, *easy_strerror, *multi_add_handle,
-      *multi_remove_handle, *multi_perform, *multi_socket_action,
-      *multi_socket, *multi_socket_all, *multi_info_read;
+  void *easy_setopt, *easy_getinfo, *easy_perform, *easy_reset, *easy_duphandle,
+      *easy_cleanup, *easy_strerror, *multi_add_handle, *multi_remove_handle,
+      *multi_perform, *multi_socket_action, *multi_socket, *multi_socket_all,
+      *multi_info_read;
 };
 extern struct at_curl_real at_curl_real;
 

@@ -17,8 +17,8 @@ AT_EXPORT CURLMcode curl_multi_perform(CURLM *m, int *running) {
   return rc;
 }
 
-AT_EXPORT CURLMcode curl_multi_socket_action(CURLM *m, curl_socket_t s, int ev_bitmask,
-                                   int *running) {
+AT_EXPORT CURLMcode curl_multi_socket_action(CURLM *m, curl_socket_t s,
+                                             int ev_bitmask, int *running) {
   at_multi_socket_action_fn real = (at_multi_socket_action_fn)AT_CURL_REAL(
       multi_socket_action, "curl_multi_socket_action",
       curl_multi_socket_action);

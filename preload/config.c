@@ -75,8 +75,8 @@ static void resolve_spool(struct at_config *cfg) {
   }
   const char *home = getenv("HOME");
   if (home && *home) {
-    snprintf(cfg->spool_dir, sizeof cfg->spool_dir,
-             "%s/.local/state/autotrace", home);
+    snprintf(cfg->spool_dir, sizeof cfg->spool_dir, "%s/.local/state/autotrace",
+             home);
     return;
   }
   cfg->spool_dir[0] = '\0'; /* nowhere to write: capture stays off */

@@ -46,9 +46,9 @@ struct at_config {
   char session_id[AT_ATTR_MAX];
   char user_id[AT_ATTR_MAX];
   char trace_name[AT_ATTR_MAX];
-  char tags[AT_PATH_MAX]; /* comma-separated */
-  char config_error[256]; /* first problem found, for the log */
-  long long process_start_ns;   /* when the shim was loaded (wall clock) */
+  char tags[AT_PATH_MAX];     /* comma-separated */
+  char config_error[256];     /* first problem found, for the log */
+  long long process_start_ns; /* when the shim was loaded (wall clock) */
 };
 
 /* Fill cfg from the environment. Never fails: bad values fall back to

@@ -71,8 +71,7 @@ static int core_start(const struct at_config *cfg, char *err, size_t errlen) {
 
 static uint64_t num_field(const cJSON *obj, const char *key) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-  return cJSON_IsNumber(v) && v->valuedouble > 0 ? (uint64_t)v->valuedouble
-                                                 : 0;
+  return cJSON_IsNumber(v) && v->valuedouble > 0 ? (uint64_t)v->valuedouble : 0;
 }
 
 static int64_t ns_field(const cJSON *rec, const char *key) {

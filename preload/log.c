@@ -7,15 +7,14 @@
 #include <string.h>
 #include <unistd.h>
 
-
 int at_log_level_now = AT_LOG_OFF;
 static int log_fd = 2;
 
 void at_log_open(const struct at_config *cfg) {
   at_log_level_now = cfg->log_level;
   if (cfg->log_level != AT_LOG_OFF && cfg->log_path[0]) {
-    int fd = open(cfg->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                  0600);
+    int fd =
+        open(cfg->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (fd >= 0)
       log_fd = fd;
   }

@@ -44,6 +44,7 @@ struct at_counters {
 };
 extern struct at_counters at_counters;
 
-#define AT_COUNT(field) __atomic_add_fetch(&at_counters.field, 1, __ATOMIC_RELAXED)
+#define AT_COUNT(field)                                                        \
+  __atomic_add_fetch(&at_counters.field, 1, __ATOMIC_RELAXED)
 
 #endif

@@ -51,8 +51,8 @@ static uint64_t delta_of(uint64_t *now_field, uint64_t *reported_field) {
 }
 
 static void take_counter_deltas(struct at_shim_counters *d) {
-  d->dropped_queue_full = delta_of(&at_counters.dropped_queue_full,
-                                   &reported.dropped_queue_full);
+  d->dropped_queue_full =
+      delta_of(&at_counters.dropped_queue_full, &reported.dropped_queue_full);
   d->dropped_oom = delta_of(&at_counters.dropped_oom, &reported.dropped_oom);
   d->skipped_not_llm =
       delta_of(&at_counters.skipped_not_llm, &reported.skipped_not_llm);
