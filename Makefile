@@ -34,7 +34,10 @@ SPOOL_SRC     := $(wildcard spool/*.c)
 # The shim proper: hooks, runtime, and the allocation-free URL matcher.
 SHIM_SRC      := $(filter-out preload/core_%.c,$(wildcard preload/*.c)) \
                  $(wildcard hooks/*.c) $(COMMON_SRC) providers/registry.c
-CORE_SRC      := $(wildcard preload/core_*.c) $(COMMON_SRC) \
+# log.c and capture.c are linked into both objects: the core is loaded
+# RTLD_LOCAL and cannot (and should not) reach into the shim's symbols.
+CORE_SRC      := $(wildcard preload/core_*.c) preload/log.c preload/capture.c \
+                 $(COMMON_SRC) \
                  $(PROVIDERS_SRC) $(SPOOL_SRC)
 CLI_SRC       := $(wildcard cli/*.c)
 LIB_SRC       := $(COMMON_SRC) $(PROVIDERS_SRC) $(SPOOL_SRC)

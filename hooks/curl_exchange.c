@@ -123,9 +123,27 @@ static int at_seek_cb(void *ud, curl_off_t offset, int origin) {
 /* ---- arming ---- */
 
 static int wants_read_wrap(const struct at_curl_handle *st) {
-  /* With libcurl's default fread, libcurl rewinds by fseek() only if it
-   * still sees fread: wrapping it would break rewinds, so we do not. */
-  return st->app_read && st->app_read != (curl_read_callback)fread;
+  /* POSTFIELDS wins over a read callback in libcurl: then the callback is
+   * never called for the body (the curl CLI always sets one). With
+   * libcurl's default fread, libcurl rewinds by fseek() only if it still
+   * sees fread: wrapping it would break rewinds, so we do not. */
+  return st->app_read && st->app_read != (curl_read_callback)fread &&
+         !st->postfields && !st->copypostfields;
+}
+
+static void disarm_read(struct at_curl_handle *st) {
+  CURL *h = st->easy;
+  if (!st->armed_read)
+    return;
+  real_setopt_fn(h, CURLOPT_READFUNCTION, (void (*)(void))st->app_read);
+  at_curl_real_setopt_ptr(h, CURLOPT_READDATA,
+                          st->app_readdata_set ? st->app_readdata
+                                               : (void *)stdin);
+  if (st->app_seek) {
+    real_setopt_fn(h, CURLOPT_SEEKFUNCTION, (void (*)(void))st->app_seek);
+    at_curl_real_setopt_ptr(h, CURLOPT_SEEKDATA, st->app_seekdata);
+  }
+  st->armed_read = 0;
 }
 
 static void arm(struct at_curl_handle *st) {
@@ -137,7 +155,10 @@ static void arm(struct at_curl_handle *st) {
     at_curl_real_setopt_ptr(h, CURLOPT_HEADERDATA, st);
     st->armed = 1;
   }
-  if (!st->armed_read && wants_read_wrap(st)) {
+  int want_read = wants_read_wrap(st);
+  if (!want_read) {
+    disarm_read(st);
+  } else if (!st->armed_read) {
     real_setopt_fn(h, CURLOPT_READFUNCTION, (void (*)(void))at_read_cb);
     at_curl_real_setopt_ptr(h, CURLOPT_READDATA, st);
     if (st->app_seek) {
@@ -159,17 +180,7 @@ void at_curl_disarm(struct at_curl_handle *st) {
     at_curl_real_setopt_ptr(h, CURLOPT_HEADERDATA, st->app_headerdata);
     st->armed = 0;
   }
-  if (st->armed_read) {
-    real_setopt_fn(h, CURLOPT_READFUNCTION, (void (*)(void))st->app_read);
-    at_curl_real_setopt_ptr(h, CURLOPT_READDATA,
-                            st->app_readdata_set ? st->app_readdata
-                                                 : (void *)stdin);
-    if (st->app_seek) {
-      real_setopt_fn(h, CURLOPT_SEEKFUNCTION, (void (*)(void))st->app_seek);
-      at_curl_real_setopt_ptr(h, CURLOPT_SEEKDATA, st->app_seekdata);
-    }
-    st->armed_read = 0;
-  }
+  disarm_read(st);
 }
 
 /* ---- begin / finish ---- */
@@ -197,7 +208,8 @@ static void snapshot_request(struct at_curl_handle *st) {
     size_t n = st->postfieldsize >= 0 ? (size_t)st->postfieldsize
                                       : strlen(st->postfields);
     dynbuf_add(&st->req_body, st->postfields, n);
-  } else if (st->app_read || st->app_readdata_set) {
+  } else if (st->app_read == (curl_read_callback)fread ||
+             (!st->app_read && st->app_readdata_set)) {
     st->req_body_unknown = 1; /* an upload through libcurl's own fread */
   }
 }

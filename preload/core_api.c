@@ -63,6 +63,7 @@ static int open_spool(char *err, size_t errlen) {
 static int core_start(const struct at_config *cfg, char *err, size_t errlen) {
   if (!S.started) {
     S.cfg = *cfg;
+    at_log_open(&S.cfg); /* the core's own copy of the log settings */
     core_process_init(&S.proc, &S.cfg);
     S.started = 1;
   }

@@ -30,19 +30,6 @@ static const struct at_core_api *core;
 static struct at_counters reported; /* what the core has been told */
 static int atexit_registered;
 
-void at_capture_free(struct at_capture *c) {
-  if (!c)
-    return;
-  free(c->method);
-  free(c->url);
-  free(c->req_headers);
-  free(c->req_body);
-  free(c->resp_headers);
-  free(c->resp_body);
-  free(c->error_msg);
-  free(c);
-}
-
 static uint64_t delta_of(uint64_t *now_field, uint64_t *reported_field) {
   uint64_t now = __atomic_load_n(now_field, __ATOMIC_RELAXED);
   uint64_t d = now - *reported_field;
