@@ -22,30 +22,58 @@ enum spool_err {
   SPOOL_ERR_NOMEM = -3,    /* allocation failed */
   SPOOL_ERR_CORRUPT = -4,  /* a record or key that breaks the format */
   SPOOL_ERR_NOTFOUND = -5, /* no such record / no spool yet */
-  SPOOL_ERR_LMDB = -6,     /* any other LMDB failure (see errbuf) */
+  SPOOL_ERR_LMDB = -6,     /* any other LMDB failure (spool_last_error) */
   SPOOL_ERR_VERSION = -7,  /* written by an incompatible format version */
   SPOOL_ERR_INVAL = -8     /* bad argument */
 };
 
 struct spool;
 
-#define SPOOL_OPEN_READONLY 1 /* reader: never create the folder */
+/* Reader: never create the folder or the data file (SPOOL_ERR_NOTFOUND
+ * when either is missing, or the data file is still empty). Opens read-write
+ * when the files allow it (so that cursors can be set), else falls back to LMDB
+ * read-only; then every write function returns SPOOL_ERR_IO. */
+#define SPOOL_OPEN_READONLY 1
+
+/* The LMDB map: address space reserved for the data file, which grows on
+ * disk only as it fills. On MDB_MAP_FULL spool_commit doubles the map, up
+ * to map_max, before giving up with SPOOL_ERR_FULL. */
+#define SPOOL_DEFAULT_MAP_SIZE ((size_t)1 << 30) /* 1 GiB */
+#define SPOOL_DEFAULT_MAP_MAX ((size_t)1 << (sizeof(size_t) > 4 ? 32 : 30))
+
+struct spool_options {
+  size_t map_size; /* initial map size in bytes; 0 = SPOOL_DEFAULT_MAP_SIZE */
+  size_t map_max;  /* growth limit; 0 = SPOOL_DEFAULT_MAP_MAX; a value below
+                      map_size means no growth */
+};
 
 /* Open (creating when allowed) the spool at dir: folder 0700, files 0600.
- * On failure *out is NULL and err (if given) holds a human message. */
+ * On failure *out is NULL and err (if given) holds a human message.
+ * One handle per spool per process, used by one thread at a time. */
 int spool_open(const char *dir, int flags, struct spool **out, char *err,
                size_t errlen);
+/* The same with explicit options (NULL = defaults). */
+int spool_open_opts(const char *dir, int flags, const struct spool_options *opt,
+                    struct spool **out, char *err, size_t errlen);
 
-/* Close. Must be called only by the process that opened it: after fork,
- * the child must abandon (not close) an inherited handle, see
- * spool_abandon(). */
+/* Flush (if this handle wrote: the environment is MDB_NOSYNC) and close.
+ * Must be called only by the process that opened it: after fork, the child
+ * must abandon (not close) an inherited handle, see spool_abandon(); a
+ * close from another process acts as abandon. Not from a walk callback. */
 void spool_close(struct spool *sp);
 
-/* Forget a handle inherited across fork() without touching LMDB (closing
- * would drop the parent's fcntl locks). Frees only our own memory. */
+/* Forget a handle inherited across fork() without touching LMDB (lmdb.h:
+ * an environment must not be used after fork). Frees only our own memory;
+ * LMDB's maps and fds stay, unused, until exit or exec (they are all
+ * close-on-exec). Every other call on an inherited handle returns
+ * SPOOL_ERR_INVAL. */
 void spool_abandon(struct spool *sp);
 
 const char *spool_strerror(int err);
+
+/* What the last failing call on this handle was doing and LMDB's words for
+ * it ("" after a success). Valid until the next call on the handle. */
+const char *spool_last_error(const struct spool *sp);
 
 /* ---- writing: one batch, one write transaction ---- */
 
@@ -58,7 +86,7 @@ struct spool_counter {
 /* An open-span marker: a span that has started but is not finished. Readers
  * use markers to show spans of processes that died (see spool-format.md). */
 struct spool_open_mark {
-  const char *span_id; /* 16 hex */
+  const char *span_id; /* 16 lowercase hex */
   const char *json;    /* the record as known so far (start, pid, ...) */
   size_t len;
 };
@@ -77,13 +105,28 @@ struct spool_batch {
 
 /* Commit everything in the batch atomically. Records get consecutive
  * sequence numbers after the highest one in the spool (across all
- * processes). On SPOOL_ERR_FULL nothing was written. */
+ * processes). Marker additions are applied before removals, so a span
+ * opened and closed within one batch leaves no marker; removing an absent
+ * marker is not an error. Counters saturate at UINT64_MAX. On any failure
+ * nothing was written; SPOOL_ERR_FULL means the map (after growing up to
+ * map_max) or the disk is full. SPOOL_ERR_INVAL: a malformed batch (a span
+ * id that is not 16 lowercase hex digits, an empty or over-long name, an
+ * empty record). */
 int spool_commit(struct spool *sp, const struct spool_batch *batch);
 
 /* ---- reading ---- */
 
-/* Called for each record; return non-zero to stop the walk (that value is
- * then returned by the walk function). rec is not NUL-terminated. */
+/* Walks run in one read snapshot: they see every commit made before the
+ * walk began and none made during it. Entries that break the format (a bad
+ * value header, a malformed key) are skipped; the walk then visits the rest
+ * and returns SPOOL_ERR_CORRUPT, with the count in spool_skipped() and the
+ * first one described by spool_last_error(). A callback must not call any
+ * spool function on the same handle (they return SPOOL_ERR_INVAL), and
+ * should be quick: the snapshot keeps writers from reusing pages.
+ *
+ * Called for each record; return non-zero to stop the walk (that value is
+ * then returned by the walk function). rec is not NUL-terminated and points
+ * into read-only mapped memory valid only during the call. */
 typedef int (*spool_record_cb)(uint64_t seq, const char *rec, size_t len,
                                void *arg);
 
@@ -95,19 +138,26 @@ int spool_foreach(struct spool *sp, uint64_t from_seq, spool_record_cb cb,
 int spool_foreach_reverse(struct spool *sp, spool_record_cb cb, void *arg);
 
 /* Walk open-span markers (key = span id). */
-typedef int (*spool_open_cb)(const char *span_id, const char *json,
-                             size_t len, void *arg);
+typedef int (*spool_open_cb)(const char *span_id, const char *json, size_t len,
+                             void *arg);
 int spool_foreach_open(struct spool *sp, spool_open_cb cb, void *arg);
 
 /* Walk stored counters. */
 typedef int (*spool_counter_cb)(const char *name, uint64_t value, void *arg);
 int spool_foreach_counter(struct spool *sp, spool_counter_cb cb, void *arg);
 
-/* Highest sequence number written so far (0 when empty). */
+/* Entries the last walk on this handle skipped as malformed. */
+uint64_t spool_skipped(const struct spool *sp);
+
+/* Highest sequence number written so far (0 when empty). Numbers are never
+ * reused, even when every record has been deleted. */
 int spool_last_seq(struct spool *sp, uint64_t *seq);
 
 /* ---- per-target cursors (used by the uploader; kept here so that the
  * format has one owner) ---- */
+/* By convention a cursor is the highest seq the target has consumed; the
+ * next walk starts at cursor + 1. A missing cursor: SPOOL_ERR_NOTFOUND
+ * with *seq = 0. */
 int spool_cursor_get(struct spool *sp, const char *target, uint64_t *seq);
 int spool_cursor_set(struct spool *sp, const char *target, uint64_t seq);
 
