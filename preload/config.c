@@ -61,7 +61,7 @@ static int truthy(const char *v) {
 }
 
 /* AUTOTRACE_SPOOL, else ${XDG_STATE_HOME:-$HOME/.local/state}/autotrace.
- * The CLI applies the same rule (cli/ spool_default_dir). */
+ * The CLI applies the same rule (cli/store.c, cli_spool_dir). */
 static void resolve_spool(struct at_config *cfg) {
   const char *v = getenv(AT_ENV_SPOOL);
   if (v && *v) {
@@ -142,8 +142,11 @@ void at_config_load(struct at_config *cfg) {
   if (v && *v &&
       at_parse_traceparent(v, cfg->traceparent_trace_id,
                            cfg->traceparent_span_id) != 0) {
+    /* Not our variable: other tools set it for their children, and a bad
+     * one must not put our complaint on every child's stderr. The runtime
+     * mentions it at debug level only. */
     cfg->traceparent_trace_id[0] = cfg->traceparent_span_id[0] = '\0';
-    note(cfg, AT_ENV_TRACEPARENT, v);
+    cfg->traceparent_invalid = 1;
   }
 
   v = getenv(AT_ENV_TRACE_ID);

@@ -24,6 +24,8 @@ static void do_init(void) {
   at_log_open(&at_cfg);
   if (at_cfg.config_error[0])
     AT_ERR("%s", at_cfg.config_error);
+  if (at_cfg.traceparent_invalid)
+    AT_DBG(AT_ENV_TRACEPARENT " is malformed; ignoring it");
   if (at_cfg.hosts[0]) {
     char err[256] = "";
     if (at_hosts_configure(at_cfg.hosts, err, sizeof err) < 0)

@@ -107,5 +107,6 @@ Test(config, malformed_trace_context_is_ignored) {
   at_config_load(&c);
   cr_expect_str_eq(c.traceparent_trace_id, "");
   cr_expect_str_eq(c.trace_id, "");
-  cr_expect(strstr(c.config_error, AT_ENV_TRACEPARENT) != NULL);
+  cr_expect_eq(c.traceparent_invalid, 1);
+  cr_expect(strstr(c.config_error, AT_ENV_TRACE_ID) != NULL);
 }
