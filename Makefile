@@ -9,6 +9,7 @@
 # build/asan/).
 
 CC      ?= cc
+V       ?= 0
 OPT     ?= -O2
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -46,6 +47,15 @@ TOOL_SRC      := $(wildcard tests/tools/*.c)
 EXAMPLE_SRC   := $(wildcard examples/*.c)
 BENCH_SRC     := $(wildcard bench/*.c)
 
+# Quiet by default, like curl and Redis: `make V=1` prints whole commands.
+ifeq ($(V),1)
+Q :=
+say :=
+else
+Q := @
+say = printf '  %-6s %s\n' $(1) $(2);
+endif
+
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
 SHIM   := $(B)/libautotrace.so
@@ -71,37 +81,37 @@ all: $(SHIM) $(CORE) $(CLI) $(EXAMPLES) $(TOOLS)
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(Q)$(call say,CC,$<)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
 # The shim links nothing but libc: libcurl and libssl are only ever reached
 # through dlsym(RTLD_NEXT) when the application itself has loaded them.
 $(SHIM): $(call obj,$(SHIM_SRC)) preload/exports.map
-	$(CC) -shared -o $@ $(call obj,$(SHIM_SRC)) $(LDFLAGS) \
+	$(Q)$(call say,LINK,$@)$(CC) -shared -o $@ $(call obj,$(SHIM_SRC)) $(LDFLAGS) \
 	  -Wl,--version-script=preload/exports.map -Wl,-z,defs -ldl -lpthread
 
 $(CORE): $(call obj,$(CORE_SRC)) preload/core.map
-	$(CC) -shared -o $@ $(call obj,$(CORE_SRC)) $(LDFLAGS) \
+	$(Q)$(call say,LINK,$@)$(CC) -shared -o $@ $(call obj,$(CORE_SRC)) $(LDFLAGS) \
 	  -Wl,--version-script=preload/core.map -Wl,-z,defs -lcjson -llmdb -lpthread -lm
 
 $(CLI): $(call obj,$(CLI_SRC) $(LIB_SRC))
-	$(CC) -o $@ $^ $(LDFLAGS) -lcjson -llmdb -lpthread -lm
+	$(Q)$(call say,LINK,$@)$(CC) -o $@ $^ $(LDFLAGS) -lcjson -llmdb -lpthread -lm
 
 .SECONDEXPANSION:
 $(B)/tests/unit_%: $$(call obj,$$(wildcard tests/unit/$$*/*.c) $$(UNIT_DEPS_$$*))
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ $(LDFLAGS) -lcriterion -lcjson -llmdb -lpthread -lm
+	$(Q)$(call say,LINK,$@)$(CC) -o $@ $^ $(LDFLAGS) -lcriterion -lcjson -llmdb -lpthread -lm
 
 $(B)/tests/%: tests/tools/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) -lcurl -lpthread
+	$(Q)$(call say,LINK,$@)$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) -lcurl -lpthread
 
 $(B)/examples/%: examples/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) -lcurl
+	$(Q)$(call say,LINK,$@)$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) -lcurl
 
 $(B)/bench/%: bench/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(call obj,$(LIB_SRC)) $(LDFLAGS) -lcurl \
+	$(Q)$(call say,LINK,$@)$(CC) $(CFLAGS) -o $@ $< $(call obj,$(LIB_SRC)) $(LDFLAGS) -lcurl \
 	  -lcjson -llmdb -lpthread -lm
 
 $(BENCHES): $(call obj,$(LIB_SRC))
