@@ -93,13 +93,15 @@ $(CORE): $(call obj,$(CORE_SRC)) preload/core.map
 	$(Q)$(call say,LINK,$@)$(CC) -shared -o $@ $(call obj,$(CORE_SRC)) $(LDFLAGS) \
 	  -Wl,--version-script=preload/core.map -Wl,-z,defs -lcjson -llmdb -lpthread -lm
 
+# Only the CLI links libcurl (the uploader is a libcurl client); the shim
+# never does.
 $(CLI): $(call obj,$(CLI_SRC) $(LIB_SRC))
-	$(Q)$(call say,LINK,$@)$(CC) -o $@ $^ $(LDFLAGS) -lcjson -llmdb -lpthread -lm
+	$(Q)$(call say,LINK,$@)$(CC) -o $@ $^ $(LDFLAGS) -lcurl -lcjson -llmdb -lpthread -lm -lz
 
 .SECONDEXPANSION:
 $(B)/tests/unit_%: $$(call obj,$$(wildcard tests/unit/$$*/*.c) $$(UNIT_DEPS_$$*))
 	@mkdir -p $(dir $@)
-	$(Q)$(call say,LINK,$@)$(CC) -o $@ $^ $(LDFLAGS) -lcriterion -lcjson -llmdb -lpthread -lm
+	$(Q)$(call say,LINK,$@)$(CC) -o $@ $^ $(LDFLAGS) -lcriterion -lcurl -lcjson -llmdb -lpthread -lm -lz
 
 $(B)/tests/%: tests/tools/%.c
 	@mkdir -p $(dir $@)

@@ -54,8 +54,10 @@ struct at_parse_opts {
  * determines: type, name, times, provider, models, parameters, input,
  * output, usage, usage_details, cost_details, level, status_message, http,
  * metadata. The caller adds ids, trace context and process fields.
- * Returns NULL only on allocation failure, or when the URL is not an LLM
- * endpoint and `match` was not given (then *skip_reason says why). */
+ * Returns NULL only on allocation failure, or when the exchange is not one
+ * the parsers handle — the URL is not an LLM endpoint (when `match` was not
+ * given), the API is AT_API_OTHER_LLM or AT_API_NONE, or the method is not
+ * POST — and then *skip_reason says why. */
 cJSON *at_parse_exchange(const struct at_exchange *ex,
                          const struct at_match *match,
                          const struct at_parse_opts *opts,

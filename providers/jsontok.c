@@ -1,0 +1,518 @@
+/* jsontok: a validating, tree-less JSON tokenizer (see jsontok.h). */
+#include "jsontok.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define JT_MAX_TOKENS (1u << 20)
+#define JT_MAX_DEPTH 128
+
+void jt_init(struct jt *j) {
+  memset(j, 0, sizeof(*j));
+}
+
+void jt_free(struct jt *j) {
+  free(j->t);
+  memset(j, 0, sizeof(*j));
+}
+
+static int grow(struct jt *j) {
+  {
+    size_t cap = j->cap ? j->cap * 2 : 64;
+    if (cap > JT_MAX_TOKENS)
+      cap = JT_MAX_TOKENS;
+    if (j->n == cap)
+      return -2;
+    struct jt_tok *t = realloc(j->t, cap * sizeof(*t));
+    if (!t)
+      return -2;
+    j->t = t;
+    j->cap = cap;
+  }
+  return 0;
+}
+
+static inline int push(struct jt *j, int type, size_t start) {
+  if (j->n == j->cap && grow(j) != 0)
+    return -2;
+  struct jt_tok *t = &j->t[j->n];
+  t->start = (uint32_t)start;
+  t->end = (uint32_t)start;
+  t->next = (uint32_t)(j->n + 1);
+  t->type = (uint8_t)type;
+  t->escaped = 0;
+  return (int)j->n++;
+}
+
+static size_t skip_ws(const char *s, size_t i, size_t len) {
+  while (i < len &&
+         (s[i] == ' ' || s[i] == '\n' || s[i] == '\r' || s[i] == '\t'))
+    i++;
+  return i;
+}
+
+static int is_hex(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+         (c >= 'A' && c <= 'F');
+}
+
+/* A string starting at s[*i] == '"'; on success *i is past its end. */
+static inline int scan_string(const char *s, size_t len, size_t *i,
+                              int *escaped) {
+  size_t k = *i + 1;
+  while (k < len) {
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) &&                            \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* The common case, eight bytes at a time: find the first '"',
+     * backslash or control character with zero-byte tests (SWAR). Only the
+     * lowest flagged byte is exact, and that is the one taken. */
+    while (k + 8 <= len) {
+      uint64_t w;
+      memcpy(&w, s + k, 8);
+      const uint64_t ones = 0x0101010101010101ull, high = ones * 0x80;
+      uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+      uint64_t hit =
+          (((q - ones) & ~q) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w)) &
+          high;
+      if (hit) {
+        k += (size_t)__builtin_ctzll(hit) >> 3;
+        break;
+      }
+      k += 8;
+    }
+#endif
+    while (k < len && s[k] != '"' && s[k] != '\\' &&
+           (unsigned char)s[k] >= 0x20)
+      k++;
+    if (k >= len)
+      break;
+    unsigned char c = (unsigned char)s[k];
+    if (c == '"') {
+      *i = k + 1;
+      return 0;
+    }
+    if (c < 0x20)
+      return -1;
+    if (c != '\\') {
+      k++;
+      continue;
+    }
+    *escaped = 1;
+    if (k + 1 >= len)
+      return -1;
+    char e = s[k + 1];
+    if (e == 'u') {
+      if (k + 5 >= len || !is_hex(s[k + 2]) || !is_hex(s[k + 3]) ||
+          !is_hex(s[k + 4]) || !is_hex(s[k + 5]))
+        return -1;
+      k += 6;
+    } else if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' ||
+               e == 'n' || e == 'r' || e == 't') {
+      k += 2;
+    } else {
+      return -1;
+    }
+  }
+  return -1;
+}
+
+static size_t digits(const char *s, size_t i, size_t len) {
+  while (i < len && s[i] >= '0' && s[i] <= '9')
+    i++;
+  return i;
+}
+
+/* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+static int scan_number(const char *s, size_t len, size_t *i) {
+  size_t k = *i;
+  if (k < len && s[k] == '-')
+    k++;
+  if (k >= len)
+    return -1;
+  if (s[k] == '0')
+    k++;
+  else if (s[k] >= '1' && s[k] <= '9')
+    k = digits(s, k, len);
+  else
+    return -1;
+  if (k < len && s[k] == '.') {
+    size_t d = digits(s, k + 1, len);
+    if (d == k + 1)
+      return -1;
+    k = d;
+  }
+  if (k < len && (s[k] == 'e' || s[k] == 'E')) {
+    k++;
+    if (k < len && (s[k] == '+' || s[k] == '-'))
+      k++;
+    size_t d = digits(s, k, len);
+    if (d == k)
+      return -1;
+    k = d;
+  }
+  *i = k;
+  return 0;
+}
+
+/* Close the innermost container if c is its closing bracket. */
+static inline int close_top(struct jt *j, const uint32_t *stack, int *depth,
+                            char c, size_t i) {
+  struct jt_tok *top = &j->t[stack[*depth - 1]];
+  if ((c == '}' && top->type == JT_OBJECT) ||
+      (c == ']' && top->type == JT_ARRAY)) {
+    top->end = (uint32_t)(i + 1);
+    top->next = (uint32_t)j->n;
+    (*depth)--;
+    return 1;
+  }
+  return 0;
+}
+
+int jt_parse(struct jt *j, const char *s, size_t len) {
+  uint32_t stack[JT_MAX_DEPTH];
+  int depth = 0, idx, esc;
+  size_t i = 0;
+  char c;
+  j->s = s;
+  j->len = len;
+  j->n = 0;
+  if (!s || len >= UINT32_MAX)
+    return len ? -2 : -1;
+  /* A small state machine written with labels: value, key, after. Every
+   * step consumes input or closes a container, so it ends within len
+   * steps. */
+value:
+  i = skip_ws(s, i, len);
+  if (i >= len)
+    return -1;
+  c = s[i];
+  switch (c) {
+  case '{':
+  case '[':
+    if (depth == JT_MAX_DEPTH)
+      return -1;
+    idx = push(j, c == '{' ? JT_OBJECT : JT_ARRAY, i);
+    if (idx < 0)
+      return idx;
+    stack[depth++] = (uint32_t)idx;
+    i = skip_ws(s, i + 1, len);
+    if (i < len && close_top(j, stack, &depth, s[i], i)) {
+      i++;
+      goto after;
+    }
+    if (c == '{')
+      goto key;
+    goto value;
+  case '"':
+    esc = 0;
+    idx = push(j, JT_STRING, i);
+    if (idx < 0)
+      return idx;
+    if (scan_string(s, len, &i, &esc) != 0)
+      return -1;
+    j->t[idx].end = (uint32_t)i;
+    j->t[idx].escaped = (uint8_t)esc;
+    goto after;
+  case 't':
+  case 'f':
+  case 'n': {
+    const char *lit = c == 't' ? "true" : c == 'f' ? "false" : "null";
+    size_t n = c == 'f' ? 5 : 4;
+    if (len - i < n || memcmp(s + i, lit, n) != 0)
+      return -1;
+    idx = push(j, c == 't' ? JT_TRUE : c == 'f' ? JT_FALSE : JT_NULL, i);
+    if (idx < 0)
+      return idx;
+    i += n;
+    j->t[idx].end = (uint32_t)i;
+    goto after;
+  }
+  default:
+    if (c != '-' && (c < '0' || c > '9'))
+      return -1;
+    idx = push(j, JT_NUMBER, i);
+    if (idx < 0)
+      return idx;
+    if (scan_number(s, len, &i) != 0)
+      return -1;
+    j->t[idx].end = (uint32_t)i;
+    goto after;
+  }
+
+key:
+  i = skip_ws(s, i, len);
+  if (i >= len || s[i] != '"')
+    return -1;
+  esc = 0;
+  idx = push(j, JT_STRING, i);
+  if (idx < 0)
+    return idx;
+  if (scan_string(s, len, &i, &esc) != 0)
+    return -1;
+  j->t[idx].end = (uint32_t)i;
+  j->t[idx].escaped = (uint8_t)esc;
+  i = skip_ws(s, i, len);
+  if (i >= len || s[i] != ':')
+    return -1;
+  i++;
+  goto value;
+
+after:
+  i = skip_ws(s, i, len);
+  if (depth == 0)
+    return i == len ? 0 : -1;
+  if (i >= len)
+    return -1;
+  c = s[i];
+  if (c == ',') {
+    i++;
+    if (j->t[stack[depth - 1]].type == JT_OBJECT)
+      goto key;
+    goto value;
+  }
+  if (close_top(j, stack, &depth, c, i)) {
+    i++;
+    goto after;
+  }
+  return -1;
+}
+
+/* Short key compares: a loop the compiler keeps inline beats a call. */
+static inline int same(const char *a, const char *b, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (a[i] != b[i])
+      return 0;
+  return 1;
+}
+
+int jt_type(const struct jt *j, int i) {
+  return (i >= 0 && (size_t)i < j->n) ? j->t[i].type : 0;
+}
+
+int jt_eq(const struct jt *j, int i, const char *lit) {
+  if (jt_type(j, i) != JT_STRING)
+    return 0;
+  const struct jt_tok *t = &j->t[i];
+  size_t n = t->end - t->start - 2;
+  if (!t->escaped)
+    return strlen(lit) == n && memcmp(j->s + t->start + 1, lit, n) == 0;
+  char buf[256];
+  return jt_strbuf(j, i, buf, sizeof buf) && strcmp(buf, lit) == 0;
+}
+
+int jt_get(const struct jt *j, int obj, const char *key) {
+  return jt_getn(j, obj, key, strlen(key));
+}
+
+int jt_getn(const struct jt *j, int obj, const char *key, size_t klen) {
+  if (jt_type(j, obj) != JT_OBJECT)
+    return -1;
+  uint32_t end = j->t[obj].next;
+  for (uint32_t k = (uint32_t)obj + 1; k < end; k = j->t[k + 1].next) {
+    const struct jt_tok *t = &j->t[k];
+    /* keys are almost never escaped: compare the raw text first */
+    const char *raw = j->s + t->start + 1;
+    int hit = t->escaped
+                  ? jt_eq(j, (int)k, key)
+                  : (t->end - t->start - 2 == klen && same(raw, key, klen));
+    if (hit)
+      return j->t[k + 1].type == JT_NULL ? -1 : (int)k + 1;
+  }
+  return -1;
+}
+
+void jt_pick(const struct jt *j, int obj, const struct jt_key *keys,
+             size_t nkeys, int *out) {
+  for (size_t i = 0; i < nkeys; i++)
+    out[i] = -1;
+  if (jt_type(j, obj) != JT_OBJECT)
+    return;
+  uint32_t end = j->t[obj].next;
+  for (uint32_t k = (uint32_t)obj + 1; k < end; k = j->t[k + 1].next) {
+    const struct jt_tok *t = &j->t[k];
+    if (j->t[k + 1].type == JT_NULL)
+      continue;
+    const char *raw = j->s + t->start + 1;
+    size_t n = t->end - t->start - 2;
+    for (size_t i = 0; i < nkeys; i++) {
+      if (out[i] >= 0 || n != keys[i].len)
+        continue;
+      if (t->escaped ? jt_eq(j, (int)k, keys[i].name)
+                     : same(raw, keys[i].name, n)) {
+        out[i] = (int)k + 1;
+        break;
+      }
+    }
+  }
+}
+
+int jt_first(const struct jt *j, int arr) {
+  if (jt_type(j, arr) != JT_ARRAY)
+    return -1;
+  uint32_t first = (uint32_t)arr + 1;
+  return first < j->t[arr].next ? (int)first : -1;
+}
+
+int jt_after(const struct jt *j, int arr, int el) {
+  if (jt_type(j, arr) != JT_ARRAY || el < 0)
+    return -1;
+  uint32_t nx = j->t[el].next;
+  return nx < j->t[arr].next ? (int)nx : -1;
+}
+
+static int hexval(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  return c - 'A' + 10;
+}
+
+static unsigned hex4(const char *p) {
+  return (unsigned)(hexval(p[0]) << 12 | hexval(p[1]) << 8 | hexval(p[2]) << 4 |
+                    hexval(p[3]));
+}
+
+static size_t utf8_encode(unsigned cp, char *out) {
+  if (cp < 0x80) {
+    out[0] = (char)cp;
+    return 1;
+  }
+  if (cp < 0x800) {
+    out[0] = (char)(0xC0 | (cp >> 6));
+    out[1] = (char)(0x80 | (cp & 0x3F));
+    return 2;
+  }
+  if (cp < 0x10000) {
+    out[0] = (char)(0xE0 | (cp >> 12));
+    out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    out[2] = (char)(0x80 | (cp & 0x3F));
+    return 3;
+  }
+  out[0] = (char)(0xF0 | (cp >> 18));
+  out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+  out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+  out[3] = (char)(0x80 | (cp & 0x3F));
+  return 4;
+}
+
+long jt_str(const struct jt *j, int i, struct dynbuf *out) {
+  if (jt_type(j, i) != JT_STRING)
+    return -1;
+  const struct jt_tok *t = &j->t[i];
+  const char *p = j->s + t->start + 1, *e = j->s + t->end - 1;
+  size_t before = out->len;
+  if (!t->escaped) {
+    dynbuf_add(out, p, (size_t)(e - p));
+    return (long)(out->len - before);
+  }
+  /* escapes were validated by jt_parse */
+  while (p < e) {
+    const char *bs = memchr(p, '\\', (size_t)(e - p));
+    const char *run_end = bs ? bs : e;
+    dynbuf_add(out, p, (size_t)(run_end - p));
+    if (!bs)
+      break;
+    char c = bs[1], enc[4];
+    size_t n = 1;
+    p = bs + 2;
+    switch (c) {
+    case 'b':
+      enc[0] = '\b';
+      break;
+    case 'f':
+      enc[0] = '\f';
+      break;
+    case 'n':
+      enc[0] = '\n';
+      break;
+    case 'r':
+      enc[0] = '\r';
+      break;
+    case 't':
+      enc[0] = '\t';
+      break;
+    case 'u': {
+      unsigned cp = hex4(bs + 2);
+      p = bs + 6;
+      if (cp >= 0xD800 && cp <= 0xDBFF && e - p >= 6 && p[0] == '\\' &&
+          p[1] == 'u') {
+        unsigned lo = hex4(p + 2);
+        if (lo >= 0xDC00 && lo <= 0xDFFF) {
+          cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+          p += 6;
+        }
+      }
+      if (cp == 0 || (cp >= 0xD800 && cp <= 0xDFFF))
+        cp = 0xFFFD; /* NUL would end a C string; lone surrogates */
+      n = utf8_encode(cp, enc);
+      break;
+    }
+    default: /* '"', '\\', '/' */
+      enc[0] = c;
+      break;
+    }
+    dynbuf_add(out, enc, n);
+  }
+  return (long)(out->len - before);
+}
+
+const char *jt_strbuf(const struct jt *j, int i, char *buf, size_t cap) {
+  if (jt_type(j, i) != JT_STRING || cap == 0)
+    return NULL;
+  const struct jt_tok *t = &j->t[i];
+  if (!t->escaped) {
+    size_t n = t->end - t->start - 2;
+    if (n >= cap)
+      return NULL;
+    memcpy(buf, j->s + t->start + 1, n);
+    buf[n] = '\0';
+    return buf;
+  }
+  struct dynbuf b;
+  dynbuf_init(&b, cap - 1);
+  jt_str(j, i, &b);
+  const char *r = NULL;
+  if (!b.truncated && !b.oom) {
+    memcpy(buf, b.ptr ? b.ptr : "", b.len + 1);
+    r = buf;
+  }
+  dynbuf_free(&b);
+  return r;
+}
+
+int jt_count(const struct jt *j, int i, int64_t *out) {
+  if (jt_type(j, i) != JT_NUMBER)
+    return 0;
+  const struct jt_tok *t = &j->t[i];
+  const char *p = j->s + t->start, *e = j->s + t->end;
+  int neg = *p == '-';
+  p += neg;
+  /* Whole numbers by hand: strtod would follow the process locale, which
+   * the traced program may have set to a decimal comma. */
+  int64_t v = 0;
+  int ndig = 0;
+  for (; p < e && *p >= '0' && *p <= '9'; p++) {
+    if (++ndig > 16) /* past 2^53 for sure; and no int64 overflow */
+      return 0;
+    v = v * 10 + (*p - '0');
+  }
+  if (v > 9007199254740992LL)
+    return 0;
+  if (p < e && *p == '.')
+    for (p++; p < e && *p == '0'; p++)
+      ;
+  if (p != e) /* a fraction that is not zero, or an exponent */
+    return 0;
+  if (neg && v != 0)
+    return 0;
+  *out = v;
+  return 1;
+}
+
+cJSON *jt_cjson(const struct jt *j, int i) {
+  if (jt_type(j, i) == 0)
+    return NULL;
+  const struct jt_tok *t = &j->t[i];
+  return cJSON_ParseWithLength(j->s + t->start, t->end - t->start);
+}

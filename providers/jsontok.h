@@ -1,0 +1,103 @@
+/* jsontok: a validating JSON tokenizer that builds no tree.
+ *
+ * Streams deliver hundreds of small JSON events per answer; building a
+ * cJSON tree for each costs more than everything else together. This reads
+ * an event into a flat array of tokens (reused from event to event), lets
+ * the stream parsers pick the few fields they need, and hands any rare
+ * subtree (usage, an error, a whole response) to cJSON by its raw text.
+ *
+ * Strict RFC 8259: anything cJSON would reject is rejected here too, and a
+ * few things cJSON tolerates (trailing commas, control characters in
+ * strings) are rejected as well. Nesting is capped at 128 levels. */
+#ifndef AT_JSONTOK_H
+#define AT_JSONTOK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "dynbuf.h"
+
+enum jt_type {
+  JT_OBJECT = 1,
+  JT_ARRAY,
+  JT_STRING,
+  JT_NUMBER,
+  JT_TRUE,
+  JT_FALSE,
+  JT_NULL
+};
+
+struct jt_tok {
+  uint32_t start, end; /* raw text span: quotes and brackets included */
+  uint32_t next;       /* index of the first token after this subtree */
+  uint8_t type;        /* enum jt_type */
+  uint8_t escaped;     /* a string holding backslash escapes */
+};
+
+struct jt {
+  const char *s;
+  size_t len;
+  struct jt_tok *t;
+  size_t n, cap;
+};
+
+void jt_init(struct jt *j);
+void jt_free(struct jt *j);
+
+/* Tokenize s[0..len): exactly one JSON value, whitespace around it.
+ * Returns 0, -1 when the text is not JSON, -2 when it is too big (more
+ * than 2^20 tokens, or over 4 GiB) or memory ran out. Token 0 is the
+ * root. */
+int jt_parse(struct jt *j, const char *s, size_t len);
+
+/* The value of member `key` of object token `obj`, or -1 when obj is not
+ * an object, the key is absent, or its value is null. */
+int jt_get(const struct jt *j, int obj, const char *key);
+int jt_getn(const struct jt *j, int obj, const char *key, size_t klen);
+
+/* jt_get for a string literal key, its length known at compile time (the
+ * "" pastes make anything but a literal a compile error). */
+#define JT_GET(j, obj, key) jt_getn((j), (obj), "" key "", sizeof(key) - 1)
+
+/* Several members in one pass over obj: out[i] receives the value token
+ * of keys[i] (-1 when absent or null; the first occurrence wins). */
+struct jt_key {
+  const char *name;
+  size_t len;
+};
+#define JT_KEY(lit)                                                            \
+  { "" lit "", sizeof(lit) - 1 }
+void jt_pick(const struct jt *j, int obj, const struct jt_key *keys,
+             size_t nkeys, int *out);
+
+/* Children: the first element of an array token (-1 when empty or not an
+ * array), and the element after `el` within array `arr` (-1 at the end). */
+int jt_first(const struct jt *j, int arr);
+int jt_after(const struct jt *j, int arr, int el);
+
+/* Type of token i, 0 for -1. */
+int jt_type(const struct jt *j, int i);
+
+/* 1 when token i is a string equal to lit. */
+int jt_eq(const struct jt *j, int i, const char *lit);
+
+/* Append the decoded string token i to out; returns the number of bytes
+ * appended, or -1 when i is not a string. \u0000 becomes U+FFFD so that
+ * text stays a C string. */
+long jt_str(const struct jt *j, int i, struct dynbuf *out);
+
+/* Decode a string token into buf (cap bytes, NUL-terminated). Returns buf,
+ * or NULL when i is not a string or it does not fit. */
+const char *jt_strbuf(const struct jt *j, int i, char *buf, size_t cap);
+
+/* 1 and *out when token i is a number holding a whole value in [0, 2^53]
+ * (the rule at_json_count applies). */
+int jt_count(const struct jt *j, int i, int64_t *out);
+
+/* The subtree at token i as a cJSON tree (parsed from its raw text), or
+ * NULL for -1 or on allocation failure. */
+cJSON *jt_cjson(const struct jt *j, int i);
+
+#endif

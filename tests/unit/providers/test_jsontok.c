@@ -1,0 +1,170 @@
+/* jsontok: the tree-less tokenizer the stream parsers use. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "providers/jsontok.h"
+
+static struct jt j;
+
+static int parse(const char *s) {
+  return jt_parse(&j, s, strlen(s));
+}
+
+static void teardown(void) {
+  jt_free(&j);
+}
+
+TestSuite(jsontok, .fini = teardown);
+
+Test(jsontok, accepts_what_json_allows) {
+  const char *ok[] = {"{}",
+                      "[]",
+                      " {\"a\" : [1, -2.5e+3, 0.0, true, false, null]} ",
+                      "\"just a string\"",
+                      "0",
+                      "-0",
+                      "[[[[]]]]",
+                      "{\"a\":{\"b\":{}},\"c\":[{}]}",
+                      "\"\\u00e9\\ud83d\\ude00\\n\\\"\\\\\\/\\b\\f\\r\\t\"",
+                      "\t\r\n[1]\n"};
+  for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+    cr_expect_eq(parse(ok[i]), 0, "%s", ok[i]);
+    cJSON *c = cJSON_Parse(ok[i]);
+    cr_expect_not_null(c, "cJSON disagrees on %s", ok[i]);
+    cJSON_Delete(c);
+  }
+}
+
+Test(jsontok, rejects_what_json_does_not) {
+  const char *bad[] = {"",
+                       " ",
+                       "{",
+                       "}",
+                       "[1,]",
+                       "{\"a\":1,}",
+                       "{\"a\" 1}",
+                       "{1:2}",
+                       "[1 2]",
+                       "01",
+                       "1.",
+                       ".5",
+                       "-",
+                       "1e",
+                       "tru",
+                       "nul",
+                       "\"unterminated",
+                       "\"bad \\x escape\"",
+                       "\"\\u12g4\"",
+                       "\"tab\there\"",
+                       "{} {}",
+                       "[1]]",
+                       "{\"a\":1]",
+                       "[\"a\":1]"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+    cr_expect_eq(parse(bad[i]), -1, "should reject: %s", bad[i]);
+  /* nesting is capped */
+  char deep[400];
+  memset(deep, '[', 200);
+  memset(deep + 200, ']', 200);
+  cr_expect_eq(jt_parse(&j, deep, sizeof deep), -1);
+  cr_expect_eq(jt_parse(&j, deep + 100, 200), 0); /* 100 levels is fine */
+  cr_expect_eq(jt_parse(&j, NULL, 0), -1);
+}
+
+Test(jsontok, lookups) {
+  cr_assert_eq(parse("{\"id\":\"c1\",\"n\":null,\"choices\":[{\"index\":1,"
+                     "\"delta\":{\"content\":\"hi\"}},{\"index\":2},7],"
+                     "\"tail\":true}"),
+               0);
+  cr_expect_eq(jt_type(&j, 0), JT_OBJECT);
+  cr_expect(jt_eq(&j, JT_GET(&j, 0, "id"), "c1"));
+  cr_expect_eq(JT_GET(&j, 0, "n"), -1); /* null is absent */
+  cr_expect_eq(JT_GET(&j, 0, "missing"), -1);
+  cr_expect_eq(jt_type(&j, JT_GET(&j, 0, "tail")), JT_TRUE);
+  int ch = JT_GET(&j, 0, "choices");
+  cr_assert_eq(jt_type(&j, ch), JT_ARRAY);
+  int e0 = jt_first(&j, ch);
+  int e1 = jt_after(&j, ch, e0);
+  int e2 = jt_after(&j, ch, e1);
+  cr_expect_eq(jt_after(&j, ch, e2), -1);
+  int64_t v = 0;
+  cr_expect(jt_count(&j, JT_GET(&j, e0, "index"), &v));
+  cr_expect_eq(v, 1);
+  cr_expect(jt_count(&j, JT_GET(&j, e1, "index"), &v));
+  cr_expect_eq(v, 2);
+  cr_expect_eq(jt_type(&j, e2), JT_NUMBER);
+  cr_expect(jt_eq(&j, JT_GET(&j, JT_GET(&j, e0, "delta"), "content"), "hi"));
+  /* lookups on the wrong kind of token just fail */
+  cr_expect_eq(JT_GET(&j, ch, "x"), -1);
+  cr_expect_eq(JT_GET(&j, -1, "x"), -1);
+  cr_expect_eq(jt_first(&j, 0), -1);
+  struct jt_key keys[] = {JT_KEY("tail"), JT_KEY("id"), JT_KEY("n"),
+                          JT_KEY("nope")};
+  int out[4];
+  jt_pick(&j, 0, keys, 4, out);
+  cr_expect_eq(out[0], JT_GET(&j, 0, "tail"));
+  cr_expect_eq(out[1], JT_GET(&j, 0, "id"));
+  cr_expect_eq(out[2], -1);
+  cr_expect_eq(out[3], -1);
+  cJSON *c = jt_cjson(&j, ch);
+  cr_assert(cJSON_IsArray(c));
+  cr_expect_eq(cJSON_GetArraySize(c), 3);
+  cJSON_Delete(c);
+}
+
+Test(jsontok, string_decoding) {
+  cr_assert_eq(parse("[\"plain\",\"a\\\"b\\\\c\\/d\\n\",\"\\u00e9\\u20ac\","
+                     "\"\\ud83d\\ude00\",\"\\ud800x\",\"nul\\u0000!\","
+                     "\"\\u0041\\u0062\",\"\"]"),
+               0);
+  const char *want[] = {"plain",
+                        "a\"b\\c/d\n",
+                        "\xc3\xa9\xe2\x82\xac",
+                        "\xf0\x9f\x98\x80",
+                        "\xef\xbf\xbdx",
+                        "nul\xef\xbf\xbd!",
+                        "Ab",
+                        ""};
+  int el = jt_first(&j, 0);
+  for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+    struct dynbuf b;
+    dynbuf_init(&b, 1024);
+    cr_expect_eq(jt_str(&j, el, &b), (long)strlen(want[i]));
+    cr_expect_str_eq(b.ptr ? b.ptr : "", want[i], "element %zu", i);
+    char small[64];
+    cr_expect_str_eq(jt_strbuf(&j, el, small, sizeof small), want[i]);
+    dynbuf_free(&b);
+    el = jt_after(&j, 0, el);
+  }
+  /* does not fit: NULL, never a cut string */
+  char tiny[4];
+  cr_expect_null(jt_strbuf(&j, jt_first(&j, 0), tiny, sizeof tiny));
+  struct dynbuf b;
+  dynbuf_init(&b, 16);
+  cr_expect_eq(jt_str(&j, 0, &b), -1); /* not a string */
+  dynbuf_free(&b);
+  /* an escaped key still matches */
+  cr_assert_eq(parse("{\"k\\u0065y\":5}"), 0);
+  int64_t v;
+  cr_expect(jt_count(&j, JT_GET(&j, 0, "key"), &v));
+  cr_expect_eq(v, 5);
+}
+
+Test(jsontok, counts) {
+  cr_assert_eq(parse("[0,12,12.0,-0,9007199254740992,9007199254740993,-1,"
+                     "1.5,1e3,12345678901234567,\"7\"]"),
+               0);
+  int64_t want[] = {0, 12, 12, 0, 9007199254740992LL};
+  int el = jt_first(&j, 0);
+  for (size_t i = 0; i < 5; i++) {
+    int64_t v = -5;
+    cr_expect(jt_count(&j, el, &v), "element %zu", i);
+    cr_expect_eq(v, want[i], "element %zu", i);
+    el = jt_after(&j, 0, el);
+  }
+  for (; el >= 0; el = jt_after(&j, 0, el)) {
+    int64_t v;
+    cr_expect_not(jt_count(&j, el, &v), "token at %u", j.t[el].start);
+  }
+}
