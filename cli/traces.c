@@ -668,8 +668,7 @@ static int walk_ok(struct spool *sp, int rc, const char *what) {
     return 0;
   if (rc == SPOOL_ERR_CORRUPT) {
     cli_warn("skipped %llu malformed spool %s (%s)",
-             (unsigned long long)spool_skipped(sp), what,
-             spool_last_error(sp));
+             (unsigned long long)spool_skipped(sp), what, spool_last_error(sp));
     return 0;
   }
   cli_err("cannot read the spool's %s: %s", what, spool_strerror(rc));

@@ -43,7 +43,7 @@ struct at_config {
   char traceparent_trace_id[33]; /* "" when absent or malformed */
   char traceparent_span_id[17];
   int traceparent_invalid; /* TRACEPARENT was set but malformed: ignored */
-  char trace_id[33]; /* AUTOTRACE_TRACE_ID, validated, lowercased */
+  char trace_id[33];       /* AUTOTRACE_TRACE_ID, validated, lowercased */
   char session_id[AT_ATTR_MAX];
   char user_id[AT_ATTR_MAX];
   char trace_name[AT_ATTR_MAX];

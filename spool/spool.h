@@ -161,4 +161,103 @@ int spool_last_seq(struct spool *sp, uint64_t *seq);
 int spool_cursor_get(struct spool *sp, const char *target, uint64_t *seq);
 int spool_cursor_set(struct spool *sp, const char *target, uint64_t seq);
 
+/* ---- upload state (spool/parked.c): what the uploader keeps per target,
+ * beside its cursor. Every function here is one transaction. Target names
+ * follow the cursor rules (1..SPOOL_TARGET_MAX bytes, no NUL). ---- */
+
+/* Longest target name the upload state accepts: parked keys append a NUL
+ * and an 8-byte sequence number to it within LMDB's 511-byte key limit. */
+#define SPOOL_TARGET_MAX 500
+
+/* Walk every cursor (target name and value), in name order. */
+typedef int (*spool_cursor_cb)(const char *target, uint64_t seq, void *arg);
+int spool_foreach_cursor(struct spool *sp, spool_cursor_cb cb, void *arg);
+
+/* The batch a target is sending: records first..last (inclusive). Kept so
+ * that a restarted uploader re-sends exactly the same batch. get returns
+ * SPOOL_ERR_NOTFOUND (and zeros) when there is none. */
+int spool_inflight_get(struct spool *sp, const char *target, uint64_t *first,
+                       uint64_t *last);
+int spool_inflight_set(struct spool *sp, const char *target, uint64_t first,
+                       uint64_t last);
+
+/* A batch the target refused for good (a 4xx): kept, with what the server
+ * said (info: opaque bytes, by convention JSON), until it is retried. */
+struct spool_parked {
+  uint64_t first, last; /* the records it covers */
+  const char *info;
+  size_t len;
+};
+
+/* The end of a send, atomically: the cursor moves to max(cursor, ack)
+ * (ack = 0 leaves it), the in-flight range is cleared, parked entries are
+ * added (replacing one with the same target and first), entries whose
+ * first is listed in unpark are removed, and counters are added. */
+struct spool_upload_done {
+  uint64_t ack;
+  const struct spool_parked *park;
+  size_t npark;
+  const uint64_t *unpark;
+  size_t nunpark;
+  const struct spool_counter *counters;
+  size_t ncounters;
+};
+int spool_upload_done(struct spool *sp, const char *target,
+                      const struct spool_upload_done *d);
+
+/* Walk parked entries, of one target (NULL: all), by target then first.
+ * info points into the map, valid during the call only. */
+typedef int (*spool_parked_cb)(const char *target, uint64_t first,
+                               uint64_t last, const char *info, size_t len,
+                               void *arg);
+int spool_foreach_parked(struct spool *sp, const char *target,
+                         spool_parked_cb cb, void *arg);
+
+/* How many records have from <= seq <= to (keys only: cheap). */
+int spool_count_range(struct spool *sp, uint64_t from, uint64_t to,
+                      uint64_t *n);
+
+/* Persist the closure of an open span: append rec (the finished record)
+ * and delete the marker span_id, in one transaction, only when the marker
+ * is still there. SPOOL_ERR_NOTFOUND (nothing written) when it is gone:
+ * someone else closed it, or its process finished it. *seq (may be NULL)
+ * gets the record's sequence number. Counters are added with it. */
+int spool_close_marker(struct spool *sp, const char *span_id, const char *rec,
+                       size_t len, const struct spool_counter *counters,
+                       size_t ncounters, uint64_t *seq);
+
+/* ---- retention (spool/retention.c) ---- */
+
+/* Delete records oldest first (by sequence number) while either
+ *   - the record is older than max_age_ns (by rec_time) and every target
+ *     has it: its seq is at most every cursor and below every parked or
+ *     in-flight range (no cursor at all: nobody needs it); or
+ *   - the records database is bigger than max_bytes: then even records a
+ *     target has not acknowledged go, counted as "dropped.retention".
+ * max_age_ns <= 0 and max_bytes == 0 disable each bound. A record whose
+ * time rec_time cannot tell (returns < 0) counts as old. Deletes at most
+ * per_txn records per write transaction (0: 1000), so that writers are
+ * never held up long; meta.last_seq is never touched. */
+struct spool_retention {
+  int64_t max_age_ns;
+  uint64_t max_bytes;
+  int64_t now_ns;
+  int64_t (*rec_time)(const char *rec, size_t len, void *arg);
+  void *arg;
+  size_t per_txn;
+};
+struct spool_retention_result {
+  uint64_t removed;      /* records deleted */
+  uint64_t dropped;      /* of which no target had acknowledged */
+  uint64_t bytes_before; /* size of the records database, in bytes */
+  uint64_t bytes_after;
+  uint64_t floor; /* highest seq every target has (UINT64_MAX: no
+                     target) */
+};
+int spool_retain(struct spool *sp, const struct spool_retention *r,
+                 struct spool_retention_result *res);
+
+/* Pages the records database occupies, in bytes, and its record count. */
+int spool_records_size(struct spool *sp, uint64_t *bytes, uint64_t *count);
+
 #endif

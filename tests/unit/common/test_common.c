@@ -58,26 +58,26 @@ Test(ids, fresh_ids_are_valid_and_distinct) {
 
 Test(ids, traceparent_parses_and_rejects) {
   char t[33], s[17];
-  cr_assert_eq(at_parse_traceparent(
-                   "00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01",
-                   t, s),
-               0);
+  cr_assert_eq(
+      at_parse_traceparent(
+          "00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01", t, s),
+      0);
   cr_expect_str_eq(t, "0af7651916cd43dd8448eb211c80319c");
   cr_expect_str_eq(s, "b7ad6b7169203331");
-  cr_expect_eq(at_parse_traceparent(
-                   "00-00000000000000000000000000000000-b7ad6b7169203331-01",
-                   t, s),
-               -1);
-  cr_expect_eq(at_parse_traceparent(
-                   "ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
-                   t, s),
-               -1);
+  cr_expect_eq(
+      at_parse_traceparent(
+          "00-00000000000000000000000000000000-b7ad6b7169203331-01", t, s),
+      -1);
+  cr_expect_eq(
+      at_parse_traceparent(
+          "ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", t, s),
+      -1);
   cr_expect_eq(at_parse_traceparent("00-xyz", t, s), -1);
   cr_expect_eq(at_parse_traceparent(NULL, t, s), -1);
-  cr_expect_eq(at_parse_traceparent(
-                   "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01x",
-                   t, s),
-               -1);
+  cr_expect_eq(
+      at_parse_traceparent(
+          "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01x", t, s),
+      -1);
 }
 
 Test(clock, iso_format) {

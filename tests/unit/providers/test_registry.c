@@ -182,8 +182,8 @@ Test(registry, user_hosts_add_and_override) {
                "vllm");
   EXPECT_MATCH("http://localhost:8000/generate", AT_API_OTHER_LLM, "vllm");
   /* an "/api" prefix before an OpenAI signature is only a prefix */
-  EXPECT_MATCH("http://localhost:8000/api/chat/completions",
-               AT_API_OPENAI_CHAT, "vllm");
+  EXPECT_MATCH("http://localhost:8000/api/chat/completions", AT_API_OPENAI_CHAT,
+               "vllm");
   EXPECT_NO_MATCH("http://localhost:8001/chat/completions");
   EXPECT_MATCH("https://GW.corp:1234/messages", AT_API_ANTHROPIC_MESSAGES,
                "openai");
