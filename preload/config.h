@@ -10,6 +10,7 @@
 #define AT_ENV_SPOOL "AUTOTRACE_SPOOL"
 #define AT_ENV_HOSTS "AUTOTRACE_HOSTS"
 #define AT_ENV_CAPTURE "AUTOTRACE_CAPTURE"
+#define AT_ENV_CAPTURE_BINARY "AUTOTRACE_CAPTURE_BINARY"
 #define AT_ENV_MAX_BODY "AUTOTRACE_MAX_BODY"
 #define AT_ENV_PRICES "AUTOTRACE_PRICES"
 #define AT_ENV_LOG "AUTOTRACE_LOG"
@@ -32,6 +33,7 @@ enum at_log_level { AT_LOG_OFF = 0, AT_LOG_ERROR = 1, AT_LOG_DEBUG = 2 };
 struct at_config {
   int disabled;
   int capture_metadata_only;
+  int capture_binary; /* AUTOTRACE_CAPTURE_BINARY: keep images, audio, files */
   size_t max_body;
   size_t queue_max;
   enum at_log_level log_level;
@@ -50,6 +52,13 @@ struct at_config {
   char tags[AT_PATH_MAX];     /* comma-separated */
   char config_error[256];     /* first problem found, for the log */
   long long process_start_ns; /* when the shim was loaded (wall clock) */
+  /* This process's place in the trace, assigned by the shim on the app's
+   * thread at the first capture (preload/identity.c) and re-derived in a
+   * fork()ed child, so that it never depends on whether the worker had
+   * started before the fork. Empty until assigned. */
+  char proc_trace_id[33];
+  char proc_span_id[17];
+  char proc_parent_id[17]; /* "" for a root */
 };
 
 /* Fill cfg from the environment. Never fails: bad values fall back to

@@ -235,7 +235,8 @@ static void core_consume(struct at_capture **caps, size_t n,
   size_t *lens = calloc(n ? n : 1, sizeof *lens);
   size_t nt = 0;
   struct at_parse_opts opts = {.capture_metadata_only =
-                                   S.cfg.capture_metadata_only};
+                                   S.cfg.capture_metadata_only,
+                               .capture_binary = S.cfg.capture_binary};
   for (size_t i = 0; i < n; i++) {
     struct at_capture *c = caps[i];
     const char *skip = NULL;
@@ -350,8 +351,9 @@ static void core_atfork_child(void) {
   memset(&S.shim_pending, 0, sizeof S.shim_pending);
   reset_aggregates();
   S.logged_spool_error = 0;
-  if (S.started)
-    core_process_forked(&S.proc, at_wall_ns());
+  /* The shim has given the child its own process span; the next start()
+   * takes it from the configuration. */
+  S.started = 0;
 }
 
 static const struct at_core_api API = {

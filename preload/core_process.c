@@ -51,25 +51,20 @@ static void program_name(char *out, size_t cap) {
 
 void core_process_init(struct core_process *p, const struct at_config *cfg) {
   memset(p, 0, sizeof *p);
-  if (cfg->traceparent_trace_id[0]) {
-    memcpy(p->trace_id, cfg->traceparent_trace_id, 33);
-    memcpy(p->parent_id, cfg->traceparent_span_id, 17);
-  } else if (cfg->trace_id[0]) {
-    memcpy(p->trace_id, cfg->trace_id, 33);
+  /* The shim assigned the identity (preload/identity.c); a caller without a
+   * shim (tests) gets a fresh root. */
+  if (cfg->proc_span_id[0]) {
+    memcpy(p->trace_id, cfg->proc_trace_id, 33);
+    memcpy(p->span_id, cfg->proc_span_id, 17);
+    memcpy(p->parent_id, cfg->proc_parent_id, 17);
   } else {
     at_new_trace_id(p->trace_id);
+    at_new_span_id(p->span_id);
   }
-  at_new_span_id(p->span_id);
   p->start_ns = cfg->process_start_ns ? cfg->process_start_ns : at_wall_ns();
   ssize_t n = readlink("/proc/self/exe", p->exe, sizeof p->exe - 1);
   p->exe[n > 0 ? n : 0] = '\0';
   program_name(p->name, sizeof p->name);
-}
-
-void core_process_forked(struct core_process *p, int64_t now_ns) {
-  memcpy(p->parent_id, p->span_id, sizeof p->span_id);
-  at_new_span_id(p->span_id);
-  p->start_ns = now_ns;
 }
 
 static void add_tags(cJSON *rec, const char *tags) {

@@ -1,11 +1,9 @@
 /* core_process: who this process is in the trace.
  *
  * Each traced process that captures anything gets one `span` observation,
- * the process span, under which its LLM calls nest. Its trace comes from
- * TRACEPARENT (whose span becomes the parent), else AUTOTRACE_TRACE_ID
- * (set by `autotrace run` so that all its processes share a trace), else a
- * fresh id: one trace per process run. A fork()ed child keeps the trace and
- * opens its own process span under the parent's. */
+ * the process span, under which its LLM calls nest. Its ids are decided by
+ * the shim (preload/identity.c); this module adds what the core knows: the
+ * program's name and path, and the fields every record carries. */
 #ifndef AT_CORE_PROCESS_H
 #define AT_CORE_PROCESS_H
 
@@ -25,9 +23,6 @@ struct core_process {
 
 /* Set up the context from the configuration (first start). */
 void core_process_init(struct core_process *p, const struct at_config *cfg);
-
-/* In a fork()ed child: a new process span under the parent's. */
-void core_process_forked(struct core_process *p, int64_t now_ns);
 
 /* Add the trace-level and process fields to a record:
  * v, kind, trace_id, session_id, user_id, trace_name, tags, process. */

@@ -9,7 +9,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "core_api.h"
+#include "identity.h"
 #include "log.h"
 #include "runtime.h"
 
@@ -207,6 +209,9 @@ static int start_worker_locked(void) {
 void at_worker_submit(struct at_capture *c) {
   c->next = NULL;
   pthread_mutex_lock(&q_mu);
+  /* Under q_mu: the fork handlers hold it, so a child never sees a half
+   * assigned identity. */
+  at_identity_assign(&at_cfg);
   if (w_state == W_NONE && start_worker_locked() != 0) {
     w_state = W_FAILED;
     pthread_mutex_unlock(&q_mu);
@@ -258,6 +263,7 @@ void at_worker_atfork_child(void) {
     w_state = W_NONE;
   memset(&at_counters, 0, sizeof at_counters);
   memset(&reported, 0, sizeof reported);
+  at_identity_forked(&at_cfg, at_wall_ns());
   if (core && core->atfork_child)
     core->atfork_child();
 }
