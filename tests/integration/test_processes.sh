@@ -1,0 +1,153 @@
+#!/bin/bash
+# Many processes into one spool at once, fork() after a capture, and shell
+# scripts whose children are traced.
+. "$(dirname "$0")/lib.sh"
+
+case_concurrent_processes() {
+  # 8 processes x 5 requests each, all at once, one spool.
+  start_mock --tls
+  local S=$T/spool p pids=() rc=0
+  for p in 1 2 3 4 5 6 7 8; do
+    traced AUTOTRACE_SPOOL="$S" "$CLIENT" --cacert "$CERT" \
+      -H "Authorization: Bearer $KEY" --repeat 5 \
+      --api "$([ $((p % 2)) = 0 ] && echo multi || echo easy)" \
+      --body-string "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"process $p asks\"}]}" \
+      "$MOCK_URL/v1/chat/completions" >"$T/p$p.out" 2>"$T/p$p.err" &
+    pids+=($!)
+  done
+  for p in "${pids[@]}"; do
+    wait "$p" || rc=$?
+  done
+  for p in 1 2 3 4 5 6 7 8; do
+    no_sanitizer_report "$T/p$p.err"
+    [ "$(grep -c 'status=200 curlcode=0' "$T/p$p.err")" = 5 ] ||
+      fail "process $p: $(cat "$T/p$p.err")"
+  done
+  [ $rc = 0 ] || fail "a client failed ($rc)"
+  export_jsonl "$S" "$T/recs.jsonl"
+  check "$T/recs.jsonl" --where type=generation --count 40 --distinct id \
+    --echo --parent-type span
+  check "$T/recs.jsonl" --where type=span --count 8 --distinct process.pid \
+    --eq metadata.generations=5 --root
+  for p in 1 2 3 4 5 6 7 8; do
+    check "$T/recs.jsonl" --where type=generation \
+      --where "input.0.parts.0.content=process $p asks" --count 5 \
+      --same process.pid --same trace_id --same parent_id
+  done
+  # Every record exactly once.
+  local n
+  n=$(wc -l <"$T/recs.jsonl")
+  [ "$n" = 48 ] || fail "$n records, expected 40 generations + 8 spans"
+}
+
+case_fork() {
+  # One call, fork(), the child makes one call, then the parent one more.
+  start_mock --tls
+  local S=$T/spool
+  compare_run fork "$S" "$CLIENT" --fork --cacert "$CERT" \
+    -H "Authorization: Bearer $KEY" \
+    --body-string '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"fork call {{i}}"}]}' \
+    "$MOCK_URL/v1/chat/completions"
+  [ "$RC" = 0 ] || fail "llm_client --fork failed"
+  [ "$(grep -c 'curlcode=0' "$T/fork.traced.err")" = 3 ] || fail "3 transfers expected"
+  export_jsonl "$S" "$T/recs.jsonl"
+  check "$T/recs.jsonl" --where type=generation --count 3 --echo \
+    --distinct id --parent-type span
+  local parent child
+  parent=$("$PY" - "$T/recs.jsonl" <<'EOF'
+import json, sys
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    if r["type"] == "generation" and \
+            r["input"][0]["parts"][0]["content"] == "fork call 0":
+        print(r["process"]["pid"])
+EOF
+)
+  [ -n "$parent" ] || fail "no record of the first call"
+  check "$T/recs.jsonl" --where type=generation \
+    --where "input.0.parts.0.content=fork call 0" --count 1 \
+    --eq process.pid="$parent"
+  check "$T/recs.jsonl" --where type=generation \
+    --where "input.0.parts.0.content=fork call 2" --count 1 \
+    --eq process.pid="$parent"
+  check "$T/recs.jsonl" --where type=generation \
+    --where "input.0.parts.0.content=fork call 1" --count 1 \
+    --ne process.pid="$parent" --eq process.ppid="$parent"
+  # The parent's first and last calls share its process span; the child
+  # has its own.
+  child=$("$PY" - "$T/recs.jsonl" <<'EOF'
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+def gen(n):
+    return next(r for r in recs if r["type"] == "generation" and
+                r["input"][0]["parts"][0]["content"] == "fork call %d" % n)
+a, b, c = gen(0), gen(1), gen(2)
+assert a["parent_id"] == c["parent_id"], "parent calls under two spans"
+assert b["parent_id"] != a["parent_id"], "child call under the parent's span"
+print("ok")
+EOF
+)
+  [ "$child" = ok ] || fail "fork nesting"
+  check "$T/recs.jsonl" --where type=span --count 2 --distinct process.pid
+  # docs/architecture.md: the child opens a new process span under the
+  # parent's, in the parent's trace.
+  local pspan
+  pspan=$("$PY" -c '
+import json, sys
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    if r["type"] == "span" and r["process"]["pid"] == int(sys.argv[2]):
+        print(r["id"])' "$T/recs.jsonl" "$parent")
+  check "$T/recs.jsonl" --where type=span --where process.ppid="$parent" \
+    --count 1 --eq parent_id="$pspan"
+  check "$T/recs.jsonl" --same trace_id
+}
+
+case_shell_script_children() {
+  # A traced shell runs three programs; only the ones that talk to an LLM
+  # write records, each in its own process span.
+  start_mock --tls
+  local S=$T/spool first=curl
+  curl_usable || first=llm_client
+  printf '%s' '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"from the script"}]}' >"$T/b.json"
+  post_cmd "$MOCK_URL/v1/chat/completions" "$T/b.json"
+  cat >"$T/script.sh" <<EOF
+set -e
+ls / >/dev/null
+$(printf '%q ' "${ARGS[@]}")
+echo
+'$CLIENT' --cacert '$CERT' -H 'Authorization: Bearer $KEY' \
+  --body-string '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"from the client"}]}' \
+  '$MOCK_URL/v1/chat/completions'
+EOF
+  compare_run script "$S" sh "$T/script.sh"
+  [ "$RC" = 0 ] || fail "the script failed"
+  export_jsonl "$S" "$T/recs.jsonl"
+  check "$T/recs.jsonl" --where type=generation --count 2 --echo \
+    --parent-type span --distinct process.pid
+  check "$T/recs.jsonl" --where type=span --count 2
+  check "$T/recs.jsonl" --where type=span \
+    --where "input.0.parts.0.content=from the script" --count 1 --eq name=$first
+}
+
+case_burst_of_short_processes() {
+  # Twelve processes start their worker at once and exit right after
+  # their only call: the exit flush must not lose any.
+  start_mock --tls
+  local S=$T/spool i pids=()
+  for i in $(seq 1 12); do
+    printf '{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"burst %s"}]}' \
+      "$i" >"$T/b$i.json"
+    post_cmd "$MOCK_URL/v1/chat/completions" "$T/b$i.json"
+    traced AUTOTRACE_SPOOL="$S" "${ARGS[@]}" >"$T/b$i.out" 2>"$T/b$i.err" &
+    pids+=($!)
+  done
+  for i in "${pids[@]}"; do wait "$i" || fail "a client failed"; done
+  for i in $(seq 1 12); do no_sanitizer_report "$T/b$i.err"; done
+  export_jsonl "$S" "$T/recs.jsonl"
+  check "$T/recs.jsonl" --where type=generation --count 12 --echo \
+    --eq metadata.stream=true --distinct process.pid
+}
+
+run_cases case_concurrent_processes case_fork case_shell_script_children \
+  case_burst_of_short_processes
