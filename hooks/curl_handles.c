@@ -22,6 +22,22 @@ static AT_TLS CURL *cache_easy;
 static AT_TLS struct at_curl_handle *cache_state;
 static AT_TLS unsigned long cache_gen;
 
+/* The table lock must not be copied into a fork()ed child while another
+ * thread holds it: hold it across fork(). */
+static void table_prepare(void) {
+  pthread_mutex_lock(&table_mu);
+}
+static void table_parent(void) {
+  pthread_mutex_unlock(&table_mu);
+}
+static void table_child(void) {
+  pthread_mutex_init(&table_mu, NULL);
+}
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static void register_atfork(void) {
+  pthread_atfork(table_prepare, table_parent, table_child);
+}
+
 static size_t bucket_of(CURL *easy) {
   uintptr_t x = (uintptr_t)easy;
   x ^= x >> 17;
@@ -42,6 +58,8 @@ struct at_curl_handle *at_curl_handle_get(CURL *easy, int create) {
   if (cache_easy == easy && cache_gen == gen && cache_state)
     return cache_state;
   size_t b = bucket_of(easy);
+  if (create)
+    pthread_once(&atfork_once, register_atfork);
   pthread_mutex_lock(&table_mu);
   struct at_curl_handle *st = buckets[b];
   while (st && st->easy != easy)

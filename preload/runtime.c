@@ -44,6 +44,10 @@ void at_init(void) {
   pthread_once(&init_once, do_init);
 }
 
+void at_capture_disable_quietly(void) {
+  __atomic_store_n(&at_capture_on, 0, __ATOMIC_RELAXED);
+}
+
 void at_capture_disable(const char *why) {
   if (__atomic_exchange_n(&at_capture_on, 0, __ATOMIC_RELAXED))
     AT_ERR("capture is off for this process: %s", why);

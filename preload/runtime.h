@@ -28,6 +28,8 @@ static inline int at_enabled(void) {
 /* Turn capture off for the rest of the process (the worker could not
  * start). Hooks keep forwarding every call unchanged. */
 void at_capture_disable(const char *why);
+/* The same without a log line (safe in a fork child handler). */
+void at_capture_disable_quietly(void);
 
 /* Depth of libcurl calls on this thread that are already being traced.
  * libcurl's easy API drives its own multi API through the exported

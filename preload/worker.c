@@ -21,7 +21,16 @@
 
 enum worker_state { W_NONE, W_RUNNING, W_FAILED };
 
+/* How long fork() may wait for the worker to leave the core. */
+#define AT_FORK_WAIT_MS 200
+
 static pthread_mutex_t q_mu = PTHREAD_MUTEX_INITIALIZER;
+/* Held by the worker while it runs core code (loading, parsing, writing).
+ * fork()'s prepare handler takes it so that the child never inherits a
+ * lock the core held mid-call (the price table's, the loader's, LMDB's
+ * in-process state): see at_worker_atfork_prepare. */
+static pthread_mutex_t core_mu = PTHREAD_MUTEX_INITIALIZER;
+static int fork_has_core_mu;
 static pthread_cond_t q_cv = PTHREAD_COND_INITIALIZER;
 static struct at_capture *q_head, *q_tail;
 static size_t q_len;
@@ -123,17 +132,21 @@ static void consume_list(struct at_capture *list, size_t n) {
 static void *worker_main(void *arg) {
   (void)arg;
   char err[512];
-  core = load_core(err, sizeof err);
+  pthread_mutex_lock(&core_mu);
+  if (!core)
+    core = load_core(err, sizeof err);
   if (!core) {
     fail_worker(err);
+    pthread_mutex_unlock(&core_mu);
     return NULL;
   }
   err[0] = '\0';
   if (core->start(&at_cfg, err, sizeof err) != 0) {
     fail_worker(err[0] ? err : "the spool could not be opened");
-    core = NULL;
+    pthread_mutex_unlock(&core_mu);
     return NULL;
   }
+  pthread_mutex_unlock(&core_mu);
   for (;;) {
     pthread_mutex_lock(&q_mu);
     while (!q_head && !q_stop)
@@ -144,8 +157,11 @@ static void *worker_main(void *arg) {
     q_head = q_tail = NULL;
     q_len = 0;
     pthread_mutex_unlock(&q_mu);
-    if (list)
+    if (list) {
+      pthread_mutex_lock(&core_mu);
       consume_list(list, n);
+      pthread_mutex_unlock(&core_mu);
+    }
     if (stop && !list)
       break;
   }
@@ -236,12 +252,24 @@ void at_worker_submit(struct at_capture *c) {
   pthread_mutex_unlock(&q_mu);
 }
 
+/* Wait, bounded, for the worker to leave the core, then hold the queue.
+ * The wait is the length of one batch at most (typically well under a
+ * millisecond); past AT_FORK_WAIT_MS the fork goes ahead and the child is
+ * left untraced rather than risk a lock held forever. */
 void at_worker_atfork_prepare(void) {
+  struct timespec deadline;
+  clock_gettime(CLOCK_REALTIME, &deadline);
+  deadline.tv_nsec += AT_FORK_WAIT_MS * 1000000L;
+  deadline.tv_sec += deadline.tv_nsec / 1000000000L;
+  deadline.tv_nsec %= 1000000000L;
+  fork_has_core_mu = pthread_mutex_timedlock(&core_mu, &deadline) == 0;
   pthread_mutex_lock(&q_mu);
 }
 
 void at_worker_atfork_parent(void) {
   pthread_mutex_unlock(&q_mu);
+  if (fork_has_core_mu)
+    pthread_mutex_unlock(&core_mu);
 }
 
 /* In the child only the forking thread exists: the worker is gone, the
@@ -250,6 +278,7 @@ void at_worker_atfork_parent(void) {
 void at_worker_atfork_child(void) {
   struct at_capture *c = q_head;
   pthread_mutex_init(&q_mu, NULL);
+  pthread_mutex_init(&core_mu, NULL);
   pthread_cond_init(&q_cv, NULL);
   q_head = q_tail = NULL;
   q_len = 0;
@@ -264,6 +293,14 @@ void at_worker_atfork_child(void) {
   memset(&at_counters, 0, sizeof at_counters);
   memset(&reported, 0, sizeof reported);
   at_identity_forked(&at_cfg, at_wall_ns());
+  if (!fork_has_core_mu) {
+    /* The parent's worker was loading or running the core and did not
+     * come out in time: locks and state here may be half-updated, the
+     * loader's included. Stay out of them. */
+    w_state = W_FAILED;
+    at_capture_disable_quietly();
+    return;
+  }
   if (core && core->atfork_child)
     core->atfork_child();
 }

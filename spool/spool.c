@@ -407,9 +407,21 @@ void spool_close(struct spool *sp) {
   free(sp);
 }
 
+/* Environments abandoned after fork(), kept reachable on purpose: they are
+ * never used or closed again, and a leak checker must not mistake that
+ * deliberate choice for a leak. A process forks a bounded number of levels
+ * deep; past the table's size the pointer is simply dropped. */
+#define SPOOL_ABANDONED_MAX 16
+static MDB_env *abandoned[SPOOL_ABANDONED_MAX];
+static unsigned n_abandoned;
+
 void spool_abandon(struct spool *sp) {
   /* The MDB_env, its maps and fds stay as the parent left them: they are
    * the child's copies, never used again, released at exit or exec (every
    * fd is close-on-exec). */
+  if (!sp)
+    return;
+  if (n_abandoned < SPOOL_ABANDONED_MAX)
+    abandoned[n_abandoned++] = sp->env;
   free(sp);
 }
