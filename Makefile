@@ -32,6 +32,8 @@ LDFLAGS  += $(SANFLAGS)
 COMMON_SRC    := $(wildcard common/*.c)
 PROVIDERS_SRC := $(wildcard providers/*.c)
 SPOOL_SRC     := $(wildcard spool/*.c)
+# HTTP/1.1 framing and content decoding of raw byte streams (docs/wire.md).
+WIRE_SRC      := $(wildcard wire/*.c)
 # The shim proper: hooks, runtime, and the allocation-free URL matcher.
 SHIM_SRC      := $(filter-out preload/core_%.c,$(wildcard preload/*.c)) \
                  $(wildcard hooks/*.c) $(COMMON_SRC) providers/registry.c
@@ -39,9 +41,9 @@ SHIM_SRC      := $(filter-out preload/core_%.c,$(wildcard preload/*.c)) \
 # RTLD_LOCAL and cannot (and should not) reach into the shim's symbols.
 CORE_SRC      := $(wildcard preload/core_*.c) preload/log.c preload/capture.c \
                  $(COMMON_SRC) \
-                 $(PROVIDERS_SRC) $(SPOOL_SRC)
+                 $(PROVIDERS_SRC) $(SPOOL_SRC) $(WIRE_SRC)
 CLI_SRC       := $(wildcard cli/*.c)
-LIB_SRC       := $(COMMON_SRC) $(PROVIDERS_SRC) $(SPOOL_SRC)
+LIB_SRC       := $(COMMON_SRC) $(PROVIDERS_SRC) $(SPOOL_SRC) $(WIRE_SRC)
 CLI_LIB_SRC   := $(filter-out cli/main.c,$(CLI_SRC))
 TOOL_SRC      := $(wildcard tests/tools/*.c)
 EXAMPLE_SRC   := $(wildcard examples/*.c)
@@ -70,6 +72,9 @@ UNIT_DEPS_providers := $(COMMON_SRC) $(PROVIDERS_SRC)
 UNIT_DEPS_spool     := $(COMMON_SRC) $(SPOOL_SRC)
 UNIT_DEPS_preload   := $(COMMON_SRC) preload/config.c
 UNIT_DEPS_cli       := $(CLI_LIB_SRC) $(LIB_SRC)
+UNIT_DEPS_wire      := $(COMMON_SRC) $(WIRE_SRC) $(PROVIDERS_SRC)
+# Extra libraries of one module's tests (the wire tests compress fixtures).
+UNIT_LIBS_wire      := -lbrotlienc
 TOOLS  := $(patsubst tests/tools/%.c,$(B)/tests/%,$(TOOL_SRC))
 EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(EXAMPLE_SRC))
 BENCHES  := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC))
@@ -91,17 +96,20 @@ $(SHIM): $(call obj,$(SHIM_SRC)) preload/exports.map
 
 $(CORE): $(call obj,$(CORE_SRC)) preload/core.map
 	$(Q)$(call say,LINK,$@)$(CC) -shared -o $@ $(call obj,$(CORE_SRC)) $(LDFLAGS) \
-	  -Wl,--version-script=preload/core.map -Wl,-z,defs -lcjson -llmdb -lpthread -lm
+	  -Wl,--version-script=preload/core.map -Wl,-z,defs -lcjson -llmdb -lpthread -lm \
+	  -lz -lbrotlidec -lzstd
 
 # Only the CLI links libcurl (the uploader is a libcurl client); the shim
 # never does.
 $(CLI): $(call obj,$(CLI_SRC) $(LIB_SRC))
-	$(Q)$(call say,LINK,$@)$(CC) -o $@ $^ $(LDFLAGS) -lcurl -lcjson -llmdb -lpthread -lm -lz
+	$(Q)$(call say,LINK,$@)$(CC) -o $@ $^ $(LDFLAGS) -lcurl -lcjson -llmdb -lpthread -lm -lz \
+	  -lbrotlidec -lzstd
 
 .SECONDEXPANSION:
 $(B)/tests/unit_%: $$(call obj,$$(wildcard tests/unit/$$*/*.c) $$(UNIT_DEPS_$$*))
 	@mkdir -p $(dir $@)
-	$(Q)$(call say,LINK,$@)$(CC) -o $@ $^ $(LDFLAGS) -lcriterion -lcurl -lcjson -llmdb -lpthread -lm -lz
+	$(Q)$(call say,LINK,$@)$(CC) -o $@ $^ $(LDFLAGS) -lcriterion -lcurl -lcjson -llmdb -lpthread -lm -lz \
+	  -lbrotlidec -lzstd $(UNIT_LIBS_$*)
 
 $(B)/tests/%: tests/tools/%.c
 	@mkdir -p $(dir $@)
@@ -114,7 +122,7 @@ $(B)/examples/%: examples/%.c
 $(B)/bench/%: bench/%.c
 	@mkdir -p $(dir $@)
 	$(Q)$(call say,LINK,$@)$(CC) $(CFLAGS) -o $@ $< $(call obj,$(LIB_SRC)) $(LDFLAGS) -lcurl \
-	  -lcjson -llmdb -lpthread -lm
+	  -lcjson -llmdb -lpthread -lm -lz -lbrotlidec -lzstd
 
 $(BENCHES): $(call obj,$(LIB_SRC))
 

@@ -13,6 +13,7 @@
 #include "diag.h"
 #include "jsonout.h"
 #include "otlp.h"
+#include "preload/config.h"
 #include "providers/providers.h"
 #include "record.h"
 
@@ -436,6 +437,10 @@ int cmd_parse(int argc, char **argv) {
   ex.t_end_ns = now;
   ex.capture_path = "parse";
   struct at_parse_opts po = {0};
+  /* as the shim reads it (preload/config.c): set and not 0/false/no/off */
+  const char *cb = getenv(AT_ENV_CAPTURE_BINARY);
+  po.capture_binary = cb && *cb && strcmp(cb, "0") && strcasecmp(cb, "false") &&
+                      strcasecmp(cb, "no") && strcasecmp(cb, "off");
   const char *skip = NULL;
   cJSON *rec = at_parse_exchange(&ex, NULL, &po, &skip);
   free(req);

@@ -235,7 +235,8 @@ static void core_consume(struct at_capture **caps, size_t n,
   size_t *lens = calloc(n ? n : 1, sizeof *lens);
   size_t nt = 0;
   struct at_parse_opts opts = {.capture_metadata_only =
-                                   S.cfg.capture_metadata_only};
+                                   S.cfg.capture_metadata_only,
+                               .capture_binary = S.cfg.capture_binary};
   for (size_t i = 0; i < n; i++) {
     struct at_capture *c = caps[i];
     const char *skip = NULL;

@@ -15,8 +15,8 @@
 
 /* Exclusive counts as Anthropic reports them, combined at the end. */
 struct anthropic_usage {
-  int has_input, has_read, has_write, has_output;
-  int64_t input, read, write, output;
+  int has_input, has_read, has_write, has_output, has_write_1h;
+  int64_t input, read, write, output, write_1h;
 };
 
 static void read_usage(struct at_obs *o, const cJSON *u,
@@ -34,21 +34,23 @@ static void read_usage(struct at_obs *o, const cJSON *u,
   au->has_output |= at_obs_count(o, u, "output_tokens", where, &au->output);
   au->has_read |=
       at_obs_count(o, u, "cache_read_input_tokens", where, &au->read);
-  int64_t w;
+  /* The per-TTL breakdown, {"cache_creation": {"ephemeral_5m_...": n,
+   * "ephemeral_1h_...": m}}, gives the 1-hour writes (priced apart), and
+   * the total when cache_creation_input_tokens is absent. */
+  const cJSON *cc = at_json_get(u, "cache_creation");
+  int64_t w, a = 0, b = 0;
+  int ha = at_json_count(at_json_get(cc, "ephemeral_5m_input_tokens"), &a);
+  int hb = at_json_count(at_json_get(cc, "ephemeral_1h_input_tokens"), &b);
   if (at_obs_count(o, u, "cache_creation_input_tokens", where, &w)) {
     au->write = w;
     au->has_write = 1;
-  } else {
-    /* Only the per-TTL breakdown: {"cache_creation": {"ephemeral_5m_...":
-     * n, "ephemeral_1h_...": m}} */
-    const cJSON *cc = at_json_get(u, "cache_creation");
-    int64_t a = 0, b = 0;
-    int ha = at_json_count(at_json_get(cc, "ephemeral_5m_input_tokens"), &a);
-    int hb = at_json_count(at_json_get(cc, "ephemeral_1h_input_tokens"), &b);
-    if (ha || hb) {
-      au->write = a + b;
-      au->has_write = 1;
-    }
+  } else if (ha || hb) {
+    au->write = a + b;
+    au->has_write = 1;
+  }
+  if (hb) {
+    au->write_1h = b;
+    au->has_write_1h = 1;
   }
 }
 
@@ -64,6 +66,8 @@ static void apply_usage(struct at_obs *o, const struct anthropic_usage *au) {
     at_usage_set(&o->usage, AT_U_CACHE_READ, au->read);
   if (au->has_write)
     at_usage_set(&o->usage, AT_U_CACHE_WRITE, au->write);
+  if (au->has_write && au->has_write_1h)
+    at_usage_set(&o->usage, AT_U_CACHE_WRITE_1H, au->write_1h);
 }
 
 /* ---- content blocks --------------------------------------------------- */
@@ -189,7 +193,7 @@ static void content(struct at_obs *o, cJSON *parts, const cJSON *c,
 static const char *const anthropic_params[] = {
     "max_tokens",     "temperature",  "top_p",       "top_k",
     "stop_sequences", "tools",        "tool_choice", "stream",
-    "thinking",       "service_tier", NULL,
+    "thinking",       "service_tier", "speed",       NULL,
 };
 
 static void messages_request(struct at_obs *o, const cJSON *req) {
@@ -316,7 +320,7 @@ static void block_delta(struct msg_stream *s, size_t offset) {
     at_obs_first_output(s->o, offset);
 }
 
-static int messages_event(const struct at_sse_event *e, void *arg) {
+int at_anthropic_stream_event(const struct at_sse_event *e, void *arg) {
   struct msg_stream *s = arg;
   struct at_obs *o = s->o;
   s->events++;
@@ -411,21 +415,21 @@ static void emit_block(struct at_obs *o, cJSON *parts, struct block_acc *b) {
   }
 }
 
-static void messages_sse(struct at_obs *o, const char *body, size_t len) {
+struct msg_stream *at_anthropic_stream_begin(struct at_obs *o) {
   struct msg_stream *s = calloc(1, sizeof(*s));
   if (!s) {
     o->oom = 1;
-    return;
+    return NULL;
   }
   s->o = o;
   jt_init(&s->jt);
-  struct at_sse sse;
-  at_sse_parse(&sse, body, len, AT_SSE_EVENT_MAX, messages_event, s);
-  if (sse.oversize)
-    at_obs_parse_error(o, "stream: %zu event(s) larger than %u bytes skipped",
-                       sse.oversize, AT_SSE_EVENT_MAX);
-  at_sse_free(&sse);
+  return s;
+}
 
+void at_anthropic_stream_end(struct msg_stream *s) {
+  if (!s)
+    return;
+  struct at_obs *o = s->o;
   if (s->events == 0)
     at_obs_parse_error(o, "stream has no events");
   else if (!s->stopped)
@@ -448,6 +452,20 @@ static void messages_sse(struct at_obs *o, const char *body, size_t len) {
   free(s->stop_reason);
   jt_free(&s->jt);
   free(s);
+}
+
+static void messages_sse(struct at_obs *o, const char *body, size_t len) {
+  struct msg_stream *s = at_anthropic_stream_begin(o);
+  if (!s)
+    return;
+  struct at_sse sse;
+  at_sse_parse(&sse, body, len, AT_SSE_EVENT_MAX, at_anthropic_stream_event,
+               s);
+  if (sse.oversize)
+    at_obs_parse_error(o, "stream: %zu event(s) larger than %u bytes skipped",
+                       sse.oversize, AT_SSE_EVENT_MAX);
+  at_sse_free(&sse);
+  at_anthropic_stream_end(s);
 }
 
 const struct at_api_parser at_anthropic_messages_parser = {

@@ -97,21 +97,101 @@ void at_part_tool_response(struct at_obs *o, cJSON *parts, const char *id,
     o->oom = 1;
 }
 
-static void blob(struct at_obs *o, cJSON *parts, const char *modality,
-                 const char *mime, size_t size) {
+/* AUTOTRACE_CAPTURE_BINARY=1: the part keeps its bytes as "content",
+ * base64 without whitespace. */
+static void add_b64_content(struct at_obs *o, cJSON *p, const char *b64,
+                            size_t len) {
+  char *clean = malloc(len + 1);
+  if (!clean) {
+    o->oom = 1;
+    return;
+  }
+  size_t n = 0;
+  for (size_t i = 0; i < len; i++)
+    if (b64[i] != ' ' && b64[i] != '\n' && b64[i] != '\r' && b64[i] != '\t')
+      clean[n++] = b64[i];
+  if (!at_json_add_strn(p, "content", clean, n))
+    o->oom = 1;
+  free(clean);
+}
+
+/* Base64 of bytes (for a percent-encoded data: URL); NULL on OOM. */
+static char *base64_encode(const unsigned char *s, size_t n, size_t *out_len) {
+  static const char tab[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  char *out = malloc((n + 2) / 3 * 4 + 1);
+  if (!out)
+    return NULL;
+  size_t k = 0;
+  for (size_t i = 0; i < n; i += 3) {
+    unsigned v = (unsigned)s[i] << 16;
+    if (i + 1 < n)
+      v |= (unsigned)s[i + 1] << 8;
+    if (i + 2 < n)
+      v |= s[i + 2];
+    out[k++] = tab[(v >> 18) & 63];
+    out[k++] = tab[(v >> 12) & 63];
+    out[k++] = i + 1 < n ? tab[(v >> 6) & 63] : '=';
+    out[k++] = i + 2 < n ? tab[v & 63] : '=';
+  }
+  out[k] = '\0';
+  *out_len = k;
+  return out;
+}
+
+static int hexval(int c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  c |= 0x20;
+  return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+}
+
+/* The bytes of a percent-encoded payload, base64-encoded, as "content". */
+static void add_percent_content(struct at_obs *o, cJSON *p, const char *s,
+                                size_t n) {
+  unsigned char *raw = malloc(n + 1);
+  if (!raw) {
+    o->oom = 1;
+    return;
+  }
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    int hi, lo;
+    if (s[i] == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 &&
+        (lo = hexval(s[i + 2])) >= 0) {
+      raw[k++] = (unsigned char)(hi * 16 + lo);
+      i += 2;
+    } else {
+      raw[k++] = (unsigned char)s[i];
+    }
+  }
+  size_t len;
+  char *b64 = base64_encode(raw, k, &len);
+  free(raw);
+  if (!b64 || !at_json_add_strn(p, "content", b64, len))
+    o->oom = 1;
+  free(b64);
+}
+
+static cJSON *blob(struct at_obs *o, cJSON *parts, const char *modality,
+                   const char *mime, size_t size) {
   cJSON *p = new_part(o, parts, "blob");
   if (!p)
-    return;
+    return NULL;
   add_str(o, p, "modality", modality);
   if (mime && mime[0])
     add_str(o, p, "mime_type", mime);
   if (!cJSON_AddNumberToObject(p, "size", (double)size))
     o->oom = 1;
+  return p;
 }
 
 void at_part_blob_b64(struct at_obs *o, cJSON *parts, const char *modality,
                       const char *mime, const char *b64, size_t len) {
-  blob(o, parts, modality, mime, b64 ? at_base64_decoded_size(b64, len) : 0);
+  cJSON *p = blob(o, parts, modality, mime,
+                  b64 ? at_base64_decoded_size(b64, len) : 0);
+  if (p && b64 && o->capture_binary)
+    add_b64_content(o, p, b64, len);
 }
 
 /* Bytes a percent-encoded data: payload decodes to. */
@@ -142,7 +222,13 @@ void at_part_media_url(struct at_obs *o, cJSON *parts, const char *modality,
     size_t plen = strlen(payload);
     size_t size = b64 ? at_base64_decoded_size(payload, plen)
                       : percent_decoded_size(payload, plen);
-    blob(o, parts, modality, mime, size);
+    cJSON *p = blob(o, parts, modality, mime, size);
+    if (p && o->capture_binary) {
+      if (b64)
+        add_b64_content(o, p, payload, plen);
+      else
+        add_percent_content(o, p, payload, plen);
+    }
     return;
   }
   cJSON *p = new_part(o, parts, "uri");

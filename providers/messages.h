@@ -42,13 +42,15 @@ void at_part_tool_response(struct at_obs *o, cJSON *parts, const char *id,
                            const cJSON *response);
 
 /* Media given by URL: a data: URL becomes {"type":"blob", modality,
- * mime_type, size} (the bytes are dropped, only their count is kept);
+ * mime_type, size} (the bytes are dropped, only their count is kept,
+ * unless o->capture_binary: then "content" holds them in base64);
  * anything else {"type":"uri", modality, uri} with secrets removed from
  * the URL. */
 void at_part_media_url(struct at_obs *o, cJSON *parts, const char *modality,
                        const char *url);
 
-/* Inline base64 media: {"type":"blob", modality, mime_type, size}. */
+/* Inline base64 media: {"type":"blob", modality, mime_type, size}, and
+ * "content" (the base64, whitespace removed) when o->capture_binary. */
 void at_part_blob_b64(struct at_obs *o, cJSON *parts, const char *modality,
                       const char *mime, const char *b64, size_t len);
 

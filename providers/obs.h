@@ -31,6 +31,7 @@ struct at_obs {
   struct at_usage usage;
   int64_t completion_start_ns; /* 0 until known */
   int level;                   /* enum at_level */
+  int capture_binary;          /* keep binary parts' content (base64) */
   char status[AT_STATUS_MAX];  /* why level is not DEFAULT ("" if unset) */
   int oom;                     /* an allocation failed somewhere */
 };

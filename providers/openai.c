@@ -33,9 +33,14 @@ void at_openai_usage(struct at_obs *o, const cJSON *usage, const char *where) {
     at_usage_set(&o->usage, AT_U_CACHE_READ, v);
   else if (at_obs_count(o, usage, "prompt_cache_hit_tokens", where, &v))
     at_usage_set(&o->usage, AT_U_CACHE_READ, v); /* DeepSeek */
+  /* audio is priced apart; zero is the same as absent */
+  if (pd && at_obs_count(o, pd, "audio_tokens", where, &v) && v > 0)
+    at_usage_set(&o->usage, AT_U_INPUT_AUDIO, v);
   const cJSON *cd = at_obs_objv(o, usage, "completion_tokens_details", where);
   if (cd)
     at_obs_usage(o, cd, "reasoning_tokens", where, AT_U_REASONING);
+  if (cd && at_obs_count(o, cd, "audio_tokens", where, &v) && v > 0)
+    at_usage_set(&o->usage, AT_U_OUTPUT_AUDIO, v);
 }
 
 void at_param_stop(struct at_obs *o, const cJSON *req, const char *key) {

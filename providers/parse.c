@@ -9,7 +9,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "azure.h"
 #include "json_util.h"
+#include "ndjson.h"
 #include "obs.h"
 #include "parsers.h"
 #include "prices.h"
@@ -29,6 +31,48 @@ static const struct at_api_parser *parser_for(enum at_api api) {
     return &at_openai_responses_parser;
   case AT_API_ANTHROPIC_MESSAGES:
     return &at_anthropic_messages_parser;
+  case AT_API_BEDROCK_CONVERSE:
+    return &at_bedrock_converse_parser;
+  case AT_API_BEDROCK_INVOKE:
+    return &at_bedrock_invoke_parser;
+  case AT_API_BEDROCK_EMBED:
+    return &at_bedrock_embed_parser;
+  case AT_API_GEMINI_GENERATE:
+    return &at_gemini_generate_parser;
+  case AT_API_GEMINI_EMBED:
+    return &at_gemini_embed_parser;
+  case AT_API_COHERE_CHAT:
+    return &at_cohere_chat_parser;
+  case AT_API_COHERE_CHAT_V1:
+    return &at_cohere_chat_v1_parser;
+  case AT_API_COHERE_GENERATE:
+    return &at_cohere_generate_parser;
+  case AT_API_COHERE_EMBED:
+    return &at_cohere_embed_parser;
+  case AT_API_RERANK:
+    return &at_rerank_parser;
+  case AT_API_OLLAMA_CHAT:
+    return &at_ollama_chat_parser;
+  case AT_API_OLLAMA_GENERATE:
+    return &at_ollama_generate_parser;
+  case AT_API_OLLAMA_EMBED:
+    return &at_ollama_embed_parser;
+  case AT_API_PINECONE_QUERY:
+    return &at_pinecone_query_parser;
+  case AT_API_QDRANT_SEARCH:
+    return &at_qdrant_search_parser;
+  case AT_API_CHROMA_QUERY:
+    return &at_chroma_query_parser;
+  case AT_API_WEAVIATE_GRAPHQL:
+    return &at_weaviate_graphql_parser;
+  case AT_API_MARQO_SEARCH:
+    return &at_marqo_search_parser;
+  case AT_API_TAVILY_SEARCH:
+    return &at_tavily_search_parser;
+  case AT_API_EXA_SEARCH:
+    return &at_exa_search_parser;
+  case AT_API_SERPER_SEARCH:
+    return &at_serper_search_parser;
   default:
     return NULL;
   }
@@ -61,6 +105,17 @@ static const char *utf8_body(struct at_obs *o, const char *b, size_t n,
   return copy;
 }
 
+/* A body as JSON; vectors replaced first for the parsers that only count
+ * them (parsers.h, at_json_devector). */
+static cJSON *parse_lean(const struct at_api_parser *p, const char *text,
+                         size_t len) {
+  size_t dlen = 0;
+  char *dv = at_devector_parser(p) ? at_json_devector(text, len, &dlen) : NULL;
+  cJSON *root = dv ? at_json_parse(dv, dlen) : at_json_parse(text, len);
+  free(dv);
+  return root;
+}
+
 /* ---- request ---------------------------------------------------------- */
 
 static void parse_request(struct at_obs *o, const struct at_api_parser *p) {
@@ -84,7 +139,7 @@ static void parse_request(struct at_obs *o, const struct at_api_parser *p) {
       utf8_body(o, body, len, ex->req_body_truncated, "request", &owned);
   if (!text)
     return;
-  cJSON *root = at_json_parse(text, len);
+  cJSON *root = parse_lean(p, text, len);
   if (!root) {
     if (ex->req_body_truncated) {
       /* Too big to keep whole; the model is still worth having (cost). */
@@ -122,6 +177,28 @@ static int is_event_stream(const cJSON *resp_headers, const char *b, size_t n) {
          (n >= 3 && !memcmp(b, "id:", 3)) || (n >= 1 && b[0] == ':');
 }
 
+/* Gemini's streamGenerateContent without alt=sse streams one JSON array,
+ * element by element: its stream parser reads it. */
+static int is_json_array(const char *b, size_t n) {
+  size_t i = 0;
+  if (n >= 3 && !memcmp(b, "\xEF\xBB\xBF", 3))
+    i = 3;
+  while (i < n &&
+         (b[i] == ' ' || b[i] == '\r' || b[i] == '\n' || b[i] == '\t'))
+    i++;
+  return i < n && b[i] == '[';
+}
+
+/* NDJSON (Ollama, Cohere v1): said by the content type, or one JSON
+ * object a line. */
+static int is_ndjson(const cJSON *resp_headers, const char *b, size_t n) {
+  const char *ct = at_json_str(resp_headers, "content-type");
+  if (ct && (strstr(ct, "ndjson") || strstr(ct, "stream+json") ||
+             strstr(ct, "jsonl") || strstr(ct, "json-seq")))
+    return 1;
+  return at_ndjson_sniff(b, n);
+}
+
 /* A 2xx answer (or the part of one that arrived before a failure). */
 static void parse_answer(struct at_obs *o, const struct at_api_parser *p,
                          const cJSON *resp_headers, int *streamed) {
@@ -137,19 +214,29 @@ static void parse_answer(struct at_obs *o, const struct at_api_parser *p,
     at_obs_parse_error(o, "response: compressed body");
     return;
   }
+  /* Bedrock streams are binary frames: their parser gets the raw bytes
+   * (and checks the text inside them itself). */
+  if (at_bedrock_parser(p) && p->stream &&
+      at_bedrock_is_event_stream(resp_headers, body, len)) {
+    *streamed = 1;
+    p->stream(o, body, len);
+    return;
+  }
   char *owned;
   const char *text =
       utf8_body(o, body, len, ex->resp_body_truncated, "response", &owned);
   if (!text)
     return;
-  if (is_event_stream(resp_headers, text, len)) {
+  if (is_event_stream(resp_headers, text, len) ||
+      (p == &at_gemini_generate_parser && is_json_array(text, len)) ||
+      (at_ndjson_parser(p) && is_ndjson(resp_headers, text, len))) {
     *streamed = 1;
     if (p->stream)
       p->stream(o, text, len);
     else
       at_obs_parse_error(o, "unexpected event stream for this API");
   } else {
-    cJSON *root = at_json_parse(text, len);
+    cJSON *root = parse_lean(p, text, len);
     if (!root) {
       at_obs_parse_error(o, ex->resp_body_truncated
                                 ? "response is not JSON (truncated)"
@@ -301,6 +388,10 @@ static cJSON *assemble(struct at_obs *o, const struct at_api_parser *p,
     return NULL;
   cJSON_AddStringToObject(rec, "type", p->type);
   const char *model = o->request_model ? o->request_model : o->response_model;
+  /* A retrieval is named after its data source (index, collection). */
+  const char *source = at_json_str(o->meta, "data_source_id");
+  if (source)
+    model = source;
   char name[320];
   snprintf(name, sizeof name, "%s%s%s", p->operation, model ? " " : "",
            model ? model : "");
@@ -333,20 +424,26 @@ static cJSON *assemble(struct at_obs *o, const struct at_api_parser *p,
     cJSON_AddItemToObject(rec, "usage", usage);
   if (details) {
     cJSON_AddItemToObject(rec, "usage_details", details);
-    /* Price the model that answered; the requested name (an alias, an
-     * Azure deployment) is the fallback. */
-    cJSON *cost = NULL;
-    char source[1200];
+    /* Price the model that answered; the requested name (an alias) and
+     * an Azure deployment named after a model are the fallbacks. Tiers
+     * read service_tier (and the like) from metadata, else the request. */
+    const char *names[] = {o->response_model, o->request_model,
+                           at_json_str(o->meta, "azure_deployment")};
+    struct at_cost_query q = {NULL, m->provider, details,
+                              at_json_get(rec, "model_parameters"), o->meta};
+    struct at_cost cost;
     int r = 0;
-    if (o->response_model)
-      r = at_price_cost(o->response_model, details, &cost, source,
-                        sizeof source);
-    if (r == 0 && o->request_model)
-      r = at_price_cost(o->request_model, details, &cost, source,
-                        sizeof source);
+    for (size_t i = 0; i < sizeof names / sizeof names[0] && r == 0; i++)
+      if (names[i]) {
+        q.model = names[i];
+        r = at_cost_compute(&q, &cost);
+      }
     if (r == 1) {
-      cJSON_AddItemToObject(rec, "cost_details", cost);
-      add_clean_str(rec, "cost_source", source);
+      cJSON_AddItemToObject(rec, "cost_details", cost.details);
+      add_clean_str(rec, "cost_source", cost.source);
+      add_clean_str(rec, "cost_tier", cost.tier);
+      if (cost.unpriced[0])
+        add_clean_str(o->meta, "cost_unpriced", cost.unpriced);
     } else if (r < 0) {
       o->oom = 1;
     }
@@ -402,6 +499,7 @@ cJSON *at_parse_exchange(const struct at_exchange *ex,
     at_obs_free(&o);
     return NULL;
   }
+  o.capture_binary = opts && opts->capture_binary;
   cJSON *resp_headers =
       at_redact_headers(ex->resp_headers, ex->resp_headers_len);
   /* capture and stream lead the metadata; stream is settled below */
@@ -409,8 +507,14 @@ cJSON *at_parse_exchange(const struct at_exchange *ex,
     add_clean_str(o.meta, "capture", ex->capture_path);
   cJSON_AddFalseToObject(o.meta, "stream");
   int streamed = 0;
+  if (p == &at_gemini_generate_parser || p == &at_gemini_embed_parser)
+    at_gemini_from_url(&o);
   parse_request(&o, p);
   parse_response(&o, p, resp_headers, &streamed);
+  if (at_bedrock_parser(p))
+    at_bedrock_headers(&o);
+  m.provider = at_azure_provider(m.provider, ex->url);
+  at_azure_annotate(&o, m.provider);
   /* With no answer to look at, the request says whether one was asked
    * to stream. */
   int stream = streamed || (!ex->resp_body_len &&

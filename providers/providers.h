@@ -23,6 +23,33 @@ enum at_api {
   AT_API_OPENAI_EMBEDDINGS,  /* .../embeddings */
   AT_API_OPENAI_RESPONSES,   /* .../responses */
   AT_API_ANTHROPIC_MESSAGES, /* .../v1/messages */
+  AT_API_BEDROCK_CONVERSE,   /* Bedrock /model/{id}/converse[-stream] */
+  AT_API_BEDROCK_INVOKE,     /* Bedrock /model/{id}/invoke[-with-response-
+                                stream], the model's native body */
+  AT_API_BEDROCK_EMBED,      /* Bedrock /model/{id}/invoke of a model whose
+                                id names it an embedding model */
+  AT_API_GEMINI_GENERATE,    /* Google .../models/{m}:generateContent,
+                                :streamGenerateContent (Gemini, Vertex) */
+  AT_API_GEMINI_EMBED,       /* .../models/{m}:embedContent,
+                                :batchEmbedContents */
+  AT_API_COHERE_CHAT,        /* Cohere /v2/chat */
+  AT_API_COHERE_CHAT_V1,     /* Cohere /v1/chat */
+  AT_API_COHERE_GENERATE,    /* Cohere /v1/generate (legacy) */
+  AT_API_COHERE_EMBED,       /* Cohere /v1/embed, /v2/embed */
+  AT_API_RERANK,             /* .../rerank on a known host (Cohere, Voyage
+                                AI, Jina, ...): a retriever */
+  AT_API_OLLAMA_CHAT,        /* Ollama .../api/chat */
+  AT_API_OLLAMA_GENERATE,    /* Ollama .../api/generate */
+  AT_API_OLLAMA_EMBED,       /* Ollama .../api/embed, .../api/embeddings */
+  AT_API_PINECONE_QUERY,     /* Pinecone /query, /records/.../search */
+  AT_API_QDRANT_SEARCH,      /* Qdrant .../collections/{c}/points/search,
+                                query, recommend, discover (and /batch) */
+  AT_API_CHROMA_QUERY,       /* Chroma .../collections/{id}/query */
+  AT_API_WEAVIATE_GRAPHQL,   /* Weaviate /v1/graphql */
+  AT_API_MARQO_SEARCH,       /* Marqo /indexes/{i}/search */
+  AT_API_TAVILY_SEARCH,      /* Tavily /search */
+  AT_API_EXA_SEARCH,         /* Exa /search, /findSimilar, /contents, ... */
+  AT_API_SERPER_SEARCH,      /* Serper /search, /news, /images, ... */
   AT_API_OTHER_LLM           /* a known LLM host, but a path we do not parse
                                 (e.g. GET /v1/models): counted as skipped */
 };
@@ -47,6 +74,7 @@ int at_match_url(const char *url, struct at_match *m);
 /* Options for parsing. */
 struct at_parse_opts {
   int capture_metadata_only; /* AUTOTRACE_CAPTURE=metadata: no input/output */
+  int capture_binary; /* AUTOTRACE_CAPTURE_BINARY=1: keep binary content */
 };
 
 /* Build the observation record for one exchange: a cJSON object in the

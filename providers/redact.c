@@ -41,8 +41,9 @@ static int contains_any(const char *s, const char *const *list) {
 }
 
 /* Rate-limit headers (x-ratelimit-remaining-tokens: 29000, ...-reset: 6m0s,
- * anthropic-ratelimit-tokens-reset: 2026-01-01T00:00:00Z) name "tokens" but
- * carry counters. They are kept only when the value could not be a key. */
+ * anthropic-ratelimit-tokens-reset: 2026-01-01T00:00:00Z) and token counts
+ * (Bedrock's x-amzn-bedrock-input-token-count: 16) name "tokens" but carry
+ * counters. They are kept only when the value could not be a key. */
 static int harmless_counter(const char *value, size_t n) {
   if (n == 0 || n > 64)
     return 0;
@@ -74,7 +75,8 @@ int at_redact_header_is_secret(const char *name, size_t name_len,
     return 1;
   if (!contains_any(n, parts))
     return 0;
-  if (strstr(n, "ratelimit") && value && harmless_counter(value, value_len))
+  if ((strstr(n, "ratelimit") || strstr(n, "token-count")) && value &&
+      harmless_counter(value, value_len))
     return 0;
   return 1;
 }

@@ -159,6 +159,7 @@ static const struct host_rule builtin_hosts[] = {
     HOST("api.anthropic.com", 0, "anthropic"),
     GLOB("", ".openai.azure.com", 0, "azure.ai.openai"),
     GLOB("", ".cognitiveservices.azure.com", 0, "azure.ai.openai"),
+    GLOB("", ".services.ai.azure.com", 0, "azure.ai.openai"),
     HOST("api.groq.com", 0, "groq"),
     HOST("api.mistral.ai", 0, "mistral_ai"),
     HOST("api.deepseek.com", 0, "deepseek"),
@@ -176,11 +177,27 @@ static const struct host_rule builtin_hosts[] = {
     HOST("generativelanguage.googleapis.com", 0, "gcp.gemini"),
     GLOB("", "aiplatform.googleapis.com", 0, "gcp.vertex_ai"),
     GLOB("bedrock-runtime.", ".amazonaws.com", 0, "aws.bedrock"),
+    GLOB("bedrock-runtime-fips.", ".amazonaws.com", 0, "aws.bedrock"),
     HOST("api.cohere.com", 0, "cohere"),
     HOST("api.cohere.ai", 0, "cohere"),
     HOST("localhost", 11434, "ollama"),
     HOST("127.0.0.1", 11434, "ollama"),
     HOST("::1", 11434, "ollama"),
+    /* rerank and embeddings services */
+    HOST("api.voyageai.com", 0, "voyageai"),
+    HOST("api.jina.ai", 0, "jina"),
+    /* retrievers: vector databases and search APIs (docs/providers.md) */
+    GLOB("", ".pinecone.io", 0, "pinecone"),
+    GLOB("", ".qdrant.io", 0, "qdrant"),
+    GLOB("", ".weaviate.cloud", 0, "weaviate"),
+    GLOB("", ".weaviate.network", 0, "weaviate"),
+    HOST("api.trychroma.com", 0, "chroma"),
+    GLOB("", ".marqo.ai", 0, "marqo"),
+    HOST("localhost", 8882, "marqo"),
+    HOST("127.0.0.1", 8882, "marqo"),
+    HOST("api.tavily.com", 0, "tavily"),
+    HOST("api.exa.ai", 0, "exa"),
+    HOST("google.serper.dev", 0, "serper"),
 };
 
 #define AT_HOSTS_MAX 64
@@ -379,9 +396,53 @@ static int ends_with(const char *s, size_t n, const char *suffix, size_t k) {
   return n >= k && memcmp(s + n - k, suffix, k) == 0;
 }
 
+/* Google (Gemini API, Vertex AI): the last segment is "{resource}:{method}"
+ * in a models/, tunedModels/ or endpoints/ collection, e.g.
+ * /v1beta/models/gemini-2.5-flash:streamGenerateContent. The ':' may come
+ * percent-encoded. Other methods (countTokens, ...) are not matched here. */
+static enum at_api google_api(const char *path, size_t n) {
+  size_t seg = n;
+  while (seg > 0 && path[seg - 1] != '/')
+    seg--;
+  if (seg < 2)
+    return AT_API_NONE;
+  const char *last = path + seg, *end = path + n;
+  const char *colon = memchr(last, ':', n - seg);
+  size_t skip = 1;
+  for (const char *q = last; !colon && q + 2 < end; q++) {
+    if (q[0] == '%' && q[1] == '3' && (q[2] == 'A' || q[2] == 'a')) {
+      colon = q;
+      skip = 3;
+    }
+  }
+  if (!colon || colon == last)
+    return AT_API_NONE;
+  size_t cend = seg - 1, cstart = cend;
+  while (cstart > 0 && path[cstart - 1] != '/')
+    cstart--;
+  const char *coll = path + cstart;
+  size_t clen = cend - cstart;
+  if (!(clen == 6 && !memcmp(coll, "models", 6)) &&
+      !(clen == 11 && !memcmp(coll, "tunedModels", 11)) &&
+      !(clen == 9 && !memcmp(coll, "endpoints", 9)))
+    return AT_API_NONE;
+  const char *method = colon + skip;
+  size_t mlen = (size_t)(end - method);
+#define IS(lit) (mlen == sizeof(lit) - 1 && !memcmp(method, lit, mlen))
+  if (IS("generateContent") || IS("streamGenerateContent"))
+    return AT_API_GEMINI_GENERATE;
+  if (IS("embedContent") || IS("batchEmbedContents"))
+    return AT_API_GEMINI_EMBED;
+#undef IS
+  return AT_API_NONE;
+}
+
 static enum at_api path_api(const char *path, size_t n, int known_host) {
   if (n > 1 && path[n - 1] == '/')
     n--; /* ".../chat/completions/" */
+  enum at_api g = google_api(path, n);
+  if (g != AT_API_NONE)
+    return g; /* on any host: the shape is Google's own */
 #define SIG(s, api)                                                            \
   { s, sizeof(s) - 1, api }
   static const struct {
@@ -414,6 +475,138 @@ static enum at_api path_api(const char *path, size_t n, int known_host) {
   return known_host ? AT_API_OTHER_LLM : AT_API_NONE;
 }
 
+/* Does s[0..n) contain `needle` (lowercase), in any case? */
+static int has_nocase(const char *s, size_t n, const char *needle) {
+  size_t k = strlen(needle);
+  for (size_t i = 0; i + k <= n; i++)
+    if (eq_nocase(s + i, needle, k))
+      return 1;
+  return 0;
+}
+
+/* Bedrock runtime: /model/{modelId}/converse, /converse-stream, /invoke,
+ * /invoke-with-response-stream. The model id is one path segment
+ * (percent-encoded: an ARN's '/' is %2F), though a raw ARN is taken too:
+ * everything between the first "/model/" and the action. An /invoke of a
+ * model whose id says "embed" is an embedding call. */
+static enum at_api bedrock_api(const char *path, size_t n) {
+  if (n > 1 && path[n - 1] == '/')
+    n--;
+  static const struct {
+    const char *suffix;
+    size_t len;
+    enum at_api api;
+  } actions[] = {
+      {"/converse", 9, AT_API_BEDROCK_CONVERSE},
+      {"/converse-stream", 16, AT_API_BEDROCK_CONVERSE},
+      {"/invoke", 7, AT_API_BEDROCK_INVOKE},
+      {"/invoke-with-response-stream", 28, AT_API_BEDROCK_INVOKE},
+  };
+  for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
+    if (!ends_with(path, n, actions[i].suffix, actions[i].len))
+      continue;
+    size_t before = n - actions[i].len;
+    for (size_t j = 0; j + 7 < before; j++) {
+      if (memcmp(path + j, "/model/", 7) != 0)
+        continue;
+      if (actions[i].len == 7 &&
+          has_nocase(path + j + 7, before - j - 7, "embed"))
+        return AT_API_BEDROCK_EMBED;
+      return actions[i].api;
+    }
+    return AT_API_NONE;
+  }
+  return AT_API_NONE;
+}
+
+/* Does path[0..n) hold `needle` (exact case)? */
+static int has_str(const char *s, size_t n, const char *needle, size_t k) {
+  for (size_t i = 0; i + k <= n; i++)
+    if (s[i] == needle[0] && memcmp(s + i, needle, k) == 0)
+      return 1;
+  return 0;
+}
+
+static int prov_is(const char *provider, const char *name) {
+  return provider && strcmp(provider, name) == 0;
+}
+
+/* Native APIs of providers known by name (Cohere, Ollama, rerankers, the
+ * retrieval services), and the retrieval paths of Qdrant and Chroma on
+ * any host: on an unknown host *provider is NULL and is set when a
+ * signature names the service. AT_API_NONE: path_api() decides. */
+static enum at_api native_api(const char **provider, const char *path,
+                              size_t n) {
+  if (n > 1 && path[n - 1] == '/')
+    n--;
+  const char *p = *provider;
+#define END(lit) ends_with(path, n, lit, sizeof(lit) - 1)
+  if (p) {
+    if (prov_is(p, "cohere")) {
+      if (END("/v2/chat"))
+        return AT_API_COHERE_CHAT;
+      if (END("/v1/chat"))
+        return AT_API_COHERE_CHAT_V1;
+      if (END("/v1/generate"))
+        return AT_API_COHERE_GENERATE;
+      if (END("/v1/embed") || END("/v2/embed"))
+        return AT_API_COHERE_EMBED;
+    }
+    /* Ollama's own API, on its port or any host configured for it */
+    if (END("/api/chat"))
+      return AT_API_OLLAMA_CHAT;
+    if (END("/api/generate"))
+      return AT_API_OLLAMA_GENERATE;
+    if (END("/api/embed") || END("/api/embeddings"))
+      return AT_API_OLLAMA_EMBED;
+    if (END("/rerank"))
+      return AT_API_RERANK;
+    if (prov_is(p, "pinecone")) {
+      if (END("/query") ||
+          (END("/search") && has_str(path, n, "/records/namespaces/", 20)))
+        return AT_API_PINECONE_QUERY;
+    } else if (prov_is(p, "weaviate")) {
+      if (END("/v1/graphql"))
+        return AT_API_WEAVIATE_GRAPHQL;
+    } else if (prov_is(p, "marqo")) {
+      if (END("/search") && has_str(path, n, "/indexes/", 9))
+        return AT_API_MARQO_SEARCH;
+    } else if (prov_is(p, "tavily")) {
+      if (END("/search"))
+        return AT_API_TAVILY_SEARCH;
+    } else if (prov_is(p, "exa")) {
+      if (END("/search") || END("/findSimilar") || END("/contents") ||
+          END("/answer"))
+        return AT_API_EXA_SEARCH;
+    } else if (prov_is(p, "serper")) {
+      if (END("/search") || END("/news") || END("/images") || END("/videos") ||
+          END("/places") || END("/maps") || END("/shopping") ||
+          END("/scholar") || END("/patents"))
+        return AT_API_SERPER_SEARCH;
+    }
+  }
+  /* Qdrant and Chroma run anywhere (often self-hosted): their search
+   * paths are distinctive enough to be taken on any host. */
+  if ((END("/points/search") || END("/points/search/batch") ||
+       END("/points/query") || END("/points/query/batch") ||
+       END("/points/query/groups") || END("/points/recommend") ||
+       END("/points/discover")) &&
+      has_str(path, n, "/collections/", 13)) {
+    if (!p)
+      *provider = "qdrant";
+    return AT_API_QDRANT_SEARCH;
+  }
+  if (END("/query") && has_str(path, n, "/collections/", 13) &&
+      (has_str(path, n, "/api/v1/collections/", 20) ||
+       has_str(path, n, "/api/v2/tenants/", 16))) {
+    if (!p)
+      *provider = "chroma";
+    return AT_API_CHROMA_QUERY;
+  }
+#undef END
+  return AT_API_NONE;
+}
+
 int at_match_url(const char *url, struct at_match *m) {
   struct at_url u;
   if (at_url_split(url, &u) != 0)
@@ -433,9 +626,22 @@ int at_match_url(const char *url, struct at_match *m) {
     if (r)
       provider = r->provider;
   }
-  enum at_api api = path_api(u.path, u.path_len, provider != NULL);
+  /* Bedrock's paths count on a known host, and on a host named for the
+   * Bedrock runtime: a VPC endpoint such as
+   * vpce-0a1b-x2y3.bedrock-runtime.us-east-1.vpce.amazonaws.com. */
+  enum at_api api = bedrock_api(u.path, u.path_len);
+  if (api != AT_API_NONE && !provider &&
+      has_nocase(u.host, hlen, "bedrock-runtime"))
+    provider = "aws.bedrock";
+  if (api == AT_API_NONE)
+    api = native_api(&provider, u.path, u.path_len);
+  if (api == AT_API_NONE || !provider)
+    api = path_api(u.path, u.path_len, provider != NULL);
   if (api == AT_API_NONE)
     return 0;
+  if (!provider &&
+      (api == AT_API_GEMINI_GENERATE || api == AT_API_GEMINI_EMBED))
+    provider = "gcp.gen_ai"; /* Google's API, backend unknown (a proxy) */
   if (!provider)
     provider = api == AT_API_ANTHROPIC_MESSAGES ? "anthropic_compatible"
                                                 : "openai_compatible";

@@ -20,6 +20,9 @@ what=${1:-build}
 # program in the tests and the quickest way to try autotrace by hand.
 BUILD_PKGS="gcc make pkg-config libcurl4-openssl-dev libcjson-dev liblmdb-dev zlib1g-dev \
 python3 openssl curl"
+# libbrotli-dev libzstd-dev (with zlib1g-dev): wire/ decodes br, zstd, gzip
+# and deflate bodies seen on raw connections.
+BUILD_PKGS="$BUILD_PKGS libbrotli-dev libzstd-dev"
 # libcriterion-dev: unit tests; lmdb-utils: mdb_stat, to check a spool is a
 # sound LMDB environment; binutils: nm, for the exported-symbols test;
 # clang: libFuzzer for make fuzz.

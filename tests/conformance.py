@@ -8,7 +8,11 @@ each observation against what the response itself says.
 CORPUS (default ../shared/corpus) holds <provider>/<case>/ folders with
 request.json, request.meta.json, response.body and response.meta.json.
 Every case whose endpoint the parsers claim (chat/completions, completions,
-embeddings, responses, Anthropic messages) is parsed with
+embeddings, responses, Anthropic messages, Google's generateContent,
+streamGenerateContent, embedContent, batchEmbedContents, Bedrock's
+/model/{id}/converse[-stream] and /invoke[-with-response-stream]; Cohere,
+Ollama's native API and the retrievers: conformance_native.py) is parsed
+with
 
     autotrace parse --request request.json --response response.body
                     --url URL --status N --headers HEADERS --format jsonl
@@ -26,12 +30,17 @@ Standard library only.
 """
 
 import argparse
+import base64
 import json
 import os
 import re
 import subprocess
+import struct
 import sys
 import tempfile
+
+import conformance_native as native
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -41,20 +50,32 @@ ROOT = os.path.dirname(HERE)
 KNOWN = {
     "openai", "anthropic", "azure-openai", "groq", "mistral", "together",
     "cerebras", "huggingface", "zai", "deepseek", "openrouter", "ollama",
+    "gemini", "vertex-ai", "bedrock",
+    "cohere", "voyageai", "pinecone", "weaviate", "marqo", "tavily", "serper",
 }
 
 # Providers whose native APIs have no parser yet, whatever the path says.
 NATIVE_ONLY = {
-    "gemini": "Gemini generateContent API not parsed yet",
-    "vertex-ai": "Vertex AI generateContent API not parsed yet",
-    "bedrock": "AWS Bedrock APIs not parsed yet",
-    "cohere": "Cohere APIs not parsed yet",
 }
+
+
+BEDROCK_PATH = re.compile(
+    r"/model/.+/(converse|converse-stream|invoke|invoke-with-response-stream)$")
 
 
 def api_of(path):
     """The API family a request path belongs to, or None."""
     p = path.split("?", 1)[0].split("#", 1)[0].rstrip("/")
+    if BEDROCK_PATH.search(p):
+        return "bedrock"
+    last = p.rsplit("/", 1)[-1].replace("%3A", ":").replace("%3a", ":")
+    if ":" in last:  # Google: .../models/{model}:{method}
+        method = last.split(":", 1)[1]
+        if method in ("generateContent", "streamGenerateContent"):
+            return "gemini"
+        if method in ("embedContent", "batchEmbedContents"):
+            return "gemini_embed"
+        return None
     if p.endswith("/chat/completions"):
         return "chat"
     if p.endswith("/completions"):
@@ -412,12 +433,128 @@ def expect_messages(body, streamed):
     return exp
 
 
-def expect_for(api, status, body, streamed):
+# Gemini and Vertex AI. Enums may come as numbers ($alt=json;enum-encoding=
+# int); the first six finish reasons are shared, the rest are Vertex's
+# (google.cloud.aiplatform.v1 Candidate.FinishReason).
+GOOGLE_FINISH = ["FINISH_REASON_UNSPECIFIED", "STOP", "MAX_TOKENS", "SAFETY",
+                 "RECITATION", "OTHER"]
+VERTEX_FINISH = GOOGLE_FINISH + [
+    "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "MALFORMED_FUNCTION_CALL",
+    "MODEL_ARMOR", "IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT",
+    "IMAGE_RECITATION", "IMAGE_OTHER", "UNEXPECTED_TOOL_CALL", "NO_IMAGE"]
+GOOGLE_BLOCK = ["BLOCK_REASON_UNSPECIFIED", "SAFETY", "OTHER", "BLOCKLIST",
+                "PROHIBITED_CONTENT"]
+
+
+def google_enum(v, names):
+    if isinstance(v, int) and not isinstance(v, bool):
+        return names[v] if 0 <= v < len(names) else str(v)
+    return v
+
+
+def google_chunks(body):
+    """The GenerateContentResponse objects of a body: one JSON object, a
+    JSON array (streamGenerateContent; read element by element, so that a
+    cut-off array still yields its whole elements) or SSE data events."""
+    s = body.lstrip("\ufeff \t\r\n")
+    if s.startswith("["):
+        dec, out, i = json.JSONDecoder(), [], 1
+        while i < len(s):
+            while i < len(s) and s[i] in " \t\r\n,":
+                i += 1
+            if i >= len(s) or s[i] == "]":
+                break
+            try:
+                v, i = dec.raw_decode(s, i)
+            except ValueError:
+                break
+            out.append(v)
+        return out
+    if s.startswith(("data:", "event:")):
+        return [j for _, j in json_events(body)]
+    return [json.loads(s)]
+
+
+def expect_google(body, url):
+    exp = empty_expect()
+    finish_names = VERTEX_FINISH if "aiplatform.googleapis.com" in url \
+        else GOOGLE_FINISH
+    cands, usage = {}, None
+    for ch in google_chunks(body):
+        if not isinstance(ch, dict):
+            continue
+        if "error" in ch:
+            exp["is_error"] = True
+            exp["error"] = error_message(json.dumps(ch))
+            continue
+        if ch.get("modelVersion") and not exp["model"]:
+            exp["model"] = ch["modelVersion"]
+        if ch.get("responseId") and not exp["id"]:
+            exp["id"] = ch["responseId"]
+        br = google_enum((ch.get("promptFeedback") or {}).get("blockReason"),
+                         GOOGLE_BLOCK)
+        if br and br not in ("BLOCK_REASON_UNSPECIFIED",
+                             "BLOCKED_REASON_UNSPECIFIED"):
+            exp["is_error"] = True  # the prompt was refused
+            exp["error"] = br
+        um = ch.get("usageMetadata")
+        if isinstance(um, dict) and any(k.endswith("TokenCount") for k in um):
+            usage = um  # the last report with counts is the final one
+        cl = [c for c in ch.get("candidates") or [] if isinstance(c, dict)]
+        # proto3 JSON leaves index 0 out: absent is 0 when a sibling names
+        # its index, else the position
+        named = any("index" in c for c in cl)
+        for pos, c in enumerate(cl):
+            a = cands.setdefault(c.get("index", 0 if named else pos),
+                                 {"text": "", "tools": [], "finish": None})
+            for p in (c.get("content") or {}).get("parts") or []:
+                if isinstance(p.get("text"), str) and not p.get("thought"):
+                    a["text"] += p["text"]
+                elif isinstance(p.get("functionCall"), dict):
+                    fc = p["functionCall"]
+                    a["tools"].append({"id": fc.get("id"),
+                                       "name": fc.get("name"),
+                                       "arguments": fc.get("args")})
+            if c.get("finishReason") is not None:
+                a["finish"] = google_enum(c["finishReason"], finish_names)
+    u = usage or {}
+    # Gemini counts thoughts apart from the candidates; input includes the
+    # cached content, plus the tool-use prompt.
+    if "promptTokenCount" in u or "toolUsePromptTokenCount" in u:
+        exp["usage"]["input_tokens"] = (u.get("promptTokenCount", 0)
+                                        + u.get("toolUsePromptTokenCount", 0))
+    if "candidatesTokenCount" in u or "thoughtsTokenCount" in u:
+        exp["usage"]["output_tokens"] = (u.get("candidatesTokenCount", 0)
+                                         + u.get("thoughtsTokenCount", 0))
+    if "thoughtsTokenCount" in u:
+        exp["usage"]["reasoning_output_tokens"] = u["thoughtsTokenCount"]
+    if "cachedContentTokenCount" in u:
+        exp["usage"]["cache_read_input_tokens"] = u["cachedContentTokenCount"]
+    if "totalTokenCount" in u:
+        exp["usage"]["total_tokens"] = u["totalTokenCount"]
+    exp["choices"] = [cands[i] for i in sorted(cands)] if cands else (
+        None if exp["is_error"] else [])
+    return exp
+
+
+def expect_google_embed(body):
+    exp = empty_expect()
+    u = json.loads(body).get("usageMetadata") or {}
+    if isinstance(u.get("promptTokenCount"), int):
+        exp["usage"]["input_tokens"] = u["promptTokenCount"]
+    return exp
+
+
+def expect_for(api, status, body, streamed, url=""):
     if status >= 400:
         exp = empty_expect()
         exp["is_error"] = True
         exp["error"] = error_message(body)
         return exp
+    if api == "gemini":
+        return expect_google(body, url)
+    if api == "gemini_embed":
+        return expect_google_embed(body)
     if api in ("chat", "completions"):
         return expect_chat(body, streamed, api)
     if api == "embeddings":
@@ -425,6 +562,256 @@ def expect_for(api, status, body, streamed):
     if api == "responses":
         return expect_responses(body, streamed)
     return expect_messages(body, streamed)
+
+
+# ---- AWS Bedrock ----
+# Bedrock answers name no model (the path does), count inputTokens without
+# the cache (inclusive input = inputTokens + cacheRead + cacheWrite), give
+# the request id in x-amzn-RequestId and stream in AWS's binary event-stream
+# framing, decoded here on its own.
+
+def es_frames(data):
+    """(headers, payload) of every AWS event-stream message, both CRCs
+    checked; ValueError on a bad CRC, impossible lengths or a cut."""
+    out, i = [], 0
+    while i < len(data):
+        if i + 12 > len(data):
+            raise ValueError("event stream cut in a prelude at %d" % i)
+        total, hlen, pcrc = struct.unpack(">III", data[i:i + 12])
+        if zlib.crc32(data[i:i + 8]) != pcrc:
+            raise ValueError("prelude CRC mismatch at %d" % i)
+        if total < 16 or hlen > total - 16:
+            raise ValueError("impossible lengths at %d" % i)
+        if i + total > len(data):
+            raise ValueError("event stream cut in a message at %d" % i)
+        msg = data[i:i + total]
+        if zlib.crc32(msg[:-4]) != struct.unpack(">I", msg[-4:])[0]:
+            raise ValueError("message CRC mismatch at %d" % i)
+        h, j, headers = msg[12:12 + hlen], 0, {}
+        sizes = {2: 1, 3: 2, 4: 4, 5: 8, 8: 8, 9: 16}
+        while j < len(h):
+            n = h[j]
+            name = h[j + 1:j + 1 + n].decode("utf-8", "replace")
+            kind = h[j + 1 + n]
+            j += 2 + n
+            if kind in (0, 1):
+                headers[name] = kind == 0
+            elif kind in (6, 7):
+                size = struct.unpack(">H", h[j:j + 2])[0]
+                v = h[j + 2:j + 2 + size]
+                headers[name] = v.decode("utf-8", "replace") if kind == 7 else v
+                j += 2 + size
+            elif kind in sizes:
+                headers[name] = h[j:j + sizes[kind]]
+                j += sizes[kind]
+            else:
+                raise ValueError("unknown header type %d" % kind)
+        out.append((headers, msg[12 + hlen:-4]))
+        i += total
+    return out
+
+
+def bedrock_model(url):
+    """The model id of the path, percent-decoded."""
+    from urllib.parse import unquote, urlsplit
+    m = re.search(r"/model/(.+)/[a-z-]+$", urlsplit(url).path.rstrip("/"))
+    return unquote(m.group(1)) if m else None
+
+
+def header_of(headers, name):
+    for k, v in headers.items():
+        if k.lower() == name:
+            return v
+    return None
+
+
+def usage_bedrock(u, exp):
+    """Converse / Nova usage: inputTokens leave the cache out."""
+    if not isinstance(u, dict):
+        return
+    read = u.get("cacheReadInputTokens", u.get("cacheReadInputTokenCount"))
+    write = u.get("cacheWriteInputTokens", u.get("cacheWriteInputTokenCount"))
+    if isinstance(u.get("inputTokens"), int):
+        exp["usage"]["input_tokens"] = (u["inputTokens"] + (read or 0)
+                                        + (write or 0))
+    if isinstance(u.get("outputTokens"), int):
+        exp["usage"]["output_tokens"] = u["outputTokens"]
+    if isinstance(u.get("totalTokens"), int):
+        exp["usage"]["total_tokens"] = u["totalTokens"]
+    if isinstance(read, int):
+        exp["usage"]["cache_read_input_tokens"] = read
+    if isinstance(write, int):
+        exp["usage"]["cache_write_input_tokens"] = write
+
+
+def usage_headers(headers, exp):
+    """x-amzn-bedrock-*-token-count: input without the cache, as above."""
+    def count(name):
+        v = header_of(headers, name)
+        return int(v) if isinstance(v, str) and v.isdigit() else None
+    inp = count("x-amzn-bedrock-input-token-count")
+    out = count("x-amzn-bedrock-output-token-count")
+    read = count("x-amzn-bedrock-cache-read-input-token-count")
+    write = count("x-amzn-bedrock-cache-write-input-token-count")
+    if inp is not None:
+        exp["usage"]["input_tokens"] = inp + (read or 0) + (write or 0)
+    if out is not None:
+        exp["usage"]["output_tokens"] = out
+    if read is not None:
+        exp["usage"]["cache_read_input_tokens"] = read
+    if write is not None:
+        exp["usage"]["cache_write_input_tokens"] = write
+
+
+def converse_blocks(blocks):
+    text, tools = "", []
+    for b in blocks or []:
+        if isinstance(b.get("text"), str):
+            text += b["text"]
+        tu = b.get("toolUse")
+        if isinstance(tu, dict):
+            tools.append({"id": tu.get("toolUseId"), "name": tu.get("name"),
+                          "arguments": tu.get("input")})
+    return text, tools
+
+
+def expect_converse_object(j, exp):
+    msg = (j.get("output") or {}).get("message") or {}
+    text, tools = converse_blocks(msg.get("content"))
+    exp["choices"] = [{"text": text, "tools": tools,
+                       "finish": j.get("stopReason")}]
+    usage_bedrock(j.get("usage"), exp)
+
+
+def expect_converse_stream(frames, exp):
+    blocks, stop = {}, None
+    for headers, payload in frames:
+        kind = headers.get(":message-type")
+        if kind in ("exception", "error"):
+            exp["is_error"] = True
+            try:
+                exp["error"] = json.loads(payload).get("message")
+            except ValueError:
+                exp["error"] = headers.get(":error-message")
+            continue
+        j = json.loads(payload)
+        ev = headers.get(":event-type")
+        if ev == "contentBlockStart":
+            tu = (j.get("start") or {}).get("toolUse")
+            if isinstance(tu, dict):
+                blocks[j["contentBlockIndex"]] = {
+                    "tool": True, "id": tu.get("toolUseId"),
+                    "name": tu.get("name"), "text": ""}
+        elif ev == "contentBlockDelta":
+            b = blocks.setdefault(j["contentBlockIndex"],
+                                  {"tool": False, "text": ""})
+            d = j.get("delta") or {}
+            if isinstance(d.get("text"), str):
+                b["text"] += d["text"]
+            elif isinstance((d.get("toolUse") or {}).get("input"), str):
+                b["text"] += d["toolUse"]["input"]
+        elif ev == "messageStop":
+            stop = j.get("stopReason")
+        elif ev == "metadata":
+            usage_bedrock(j.get("usage"), exp)
+    text, tools = "", []
+    for i in sorted(blocks):
+        b = blocks[i]
+        if b["tool"]:
+            tools.append({"id": b["id"], "name": b["name"],
+                          "arguments": json.loads(b["text"] or "{}")})
+        else:
+            text += b["text"]
+    exp["choices"] = [{"text": text, "tools": tools, "finish": stop}]
+
+
+def expect_invoke(family, j, headers, exp):
+    """A plain InvokeModel answer in the model's own shape."""
+    if family == "anthropic":
+        m = expect_messages(json.dumps(j), False)
+        m["request_model"] = exp["request_model"]
+        return m
+    if family == "nova":
+        expect_converse_object(j, exp)
+    elif family == "llama":
+        exp["choices"] = [{"text": j.get("generation") or "", "tools": [],
+                           "finish": j.get("stop_reason")}]
+        if isinstance(j.get("prompt_token_count"), int):
+            exp["usage"]["input_tokens"] = j["prompt_token_count"]
+        if isinstance(j.get("generation_token_count"), int):
+            exp["usage"]["output_tokens"] = j["generation_token_count"]
+    elif family == "titan":
+        exp["choices"] = [{"text": r.get("outputText") or "", "tools": [],
+                           "finish": r.get("completionReason")}
+                          for r in j.get("results") or []]
+        if isinstance(j.get("inputTextTokenCount"), int):
+            exp["usage"]["input_tokens"] = j["inputTextTokenCount"]
+    elif family == "mistral":
+        exp["choices"] = [{"text": o.get("text") or "", "tools": [],
+                           "finish": o.get("stop_reason")}
+                          for o in j.get("outputs") or []]
+    elif family == "cohere":
+        exp["id"] = j.get("response_id")
+        tools = [{"id": None, "name": t.get("name"),
+                  "arguments": t.get("parameters")}
+                 for t in j.get("tool_calls") or []]
+        exp["choices"] = [{"text": j.get("text") or "", "tools": tools,
+                           "finish": j.get("finish_reason")}]
+    else:
+        raise ValueError("no reading here for this model family")
+    if not exp["usage"]:
+        usage_headers(headers, exp)
+    return exp
+
+
+def bedrock_family(model):
+    m = re.sub(r"^arn:.*/", "", model or "")
+    m = re.sub(r"^(us|eu|apac|au|jp|ca|global|us-gov)\.", "", m)
+    for prefix, fam in (("anthropic.", "anthropic"), ("amazon.nova", "nova"),
+                        ("meta.llama", "llama"), ("amazon.titan-text", "titan"),
+                        ("mistral.", "mistral"), ("cohere.command", "cohere")):
+        if m.startswith(prefix):
+            return fam
+    return None
+
+
+def expect_bedrock(status, body_path, req_meta, headers):
+    url = req_meta.get("url", "")
+    with open(body_path, "rb") as f:
+        data = f.read()
+    exp = empty_expect()
+    exp["request_model"] = bedrock_model(url)
+    exp["id"] = header_of(headers, "x-amzn-requestid")
+    if status >= 400:
+        exp["is_error"] = True
+        exp["error"] = error_message(data.decode("utf-8", "replace"))
+        return exp
+    action = url.split("?")[0].rstrip("/").rsplit("/", 1)[-1]
+    family = bedrock_family(exp["request_model"])
+    if action == "converse":
+        expect_converse_object(json.loads(data), exp)
+        return exp
+    if action == "converse-stream":
+        expect_converse_stream(es_frames(data), exp)
+        return exp
+    if action == "invoke":
+        return expect_invoke(family, json.loads(data), headers, exp)
+    # invoke-with-response-stream: base64 model chunks inside the frames
+    chunks = []
+    for h, payload in es_frames(data):
+        if h.get(":message-type") in ("exception", "error"):
+            exp["is_error"] = True
+            exp["error"] = json.loads(payload).get("message")
+        elif h.get(":event-type") == "chunk":
+            chunks.append(json.loads(base64.b64decode(
+                json.loads(payload)["bytes"])))
+    if family != "anthropic":
+        raise ValueError("no reading here for %s streams" % family)
+    sse = "".join("data: %s\n\n" % json.dumps(c) for c in chunks)
+    m = expect_messages(sse, True)
+    m["request_model"] = exp["request_model"]
+    m["is_error"], m["error"] = exp["is_error"], exp["error"]
+    return m
 
 
 # ---- reading the record ----
@@ -466,6 +853,11 @@ def compare(api, exp, rec):
         diffs.append("level: ERROR on a successful response (%s)"
                      % short(rec.get("status_message")))
 
+    if exp.get("request_model") and \
+            rec.get("request_model") != exp["request_model"]:
+        diffs.append("request_model: want %s, got %s"
+                     % (short(exp["request_model"]),
+                        short(rec.get("request_model"))))
     if exp["model"] and rec.get("response_model") != exp["model"]:
         diffs.append("response_model: want %s, got %s"
                      % (short(exp["model"]), short(rec.get("response_model"))))
@@ -484,7 +876,7 @@ def compare(api, exp, rec):
             diffs.append("usage.%s: the response gives none, record says %s"
                          % (key, usage[key]))
 
-    if api == "embeddings" or exp["choices"] is None:
+    if api in ("embeddings", "gemini_embed") or exp["choices"] is None:
         return diffs
     got = record_choices(rec)
     want = exp["choices"]
@@ -551,6 +943,11 @@ def run_case(autotrace, case_dir, api, req_meta, resp_meta, verbose):
     headers = {k: v for k, v in (resp_meta.get("headers") or {}).items()
                if k.lower() not in DROP_HEADERS}
     body_path = os.path.join(case_dir, "response.body")
+    try:
+        with open(os.path.join(case_dir, "request.json"), "rb") as f:
+            req_json = json.loads(f.read().decode("utf-8", errors="replace"))
+    except ValueError:
+        req_json = None
     with open(body_path, "rb") as f:
         body = f.read().decode("utf-8", errors="replace")
     ctype = " ".join(str(v) for k, v in headers.items()
@@ -558,7 +955,13 @@ def run_case(autotrace, case_dir, api, req_meta, resp_meta, verbose):
     streamed = ("event-stream" in ctype or bool(resp_meta.get("streaming"))
                 or body.lstrip().startswith(("data:", "event:")))
     try:
-        exp = expect_for(api, status, body, streamed and status < 400)
+        if api == "bedrock":
+            exp = expect_bedrock(status, body_path, req_meta, headers)
+        elif api in native.APIS and status < 400:
+            exp = native.expect(api, status, body, streamed, req_json)
+        else:
+            exp = expect_for(api, status, body, streamed and status < 400,
+                             req_meta.get("url", ""))
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         return False, "cannot read the response here: %s" % e
 
@@ -592,7 +995,10 @@ def run_case(autotrace, case_dir, api, req_meta, resp_meta, verbose):
         return False, "output is not JSON: %s" % e
     if "AddressSanitizer" in err or "runtime error" in err:
         return False, "sanitizer report: %s" % err.splitlines()[0]
-    diffs = compare(api, exp, rec)
+    if api in native.APIS:
+        diffs = native.compare(api, exp, rec, compare, req_json)
+    else:
+        diffs = compare(api, exp, rec)
     if diffs:
         msg = "; ".join(diffs)
         if verbose:
@@ -641,17 +1047,24 @@ def main():
                 resp_meta = json.load(f)
             path = req_meta.get("path") or req_meta.get("url", "")
             api = api_of(path)
+            napi, why = native.native_api_of(provider, req_meta)
+            if why:
+                print("SKIP %s: %s" % (name, why))
+                skipped += 1
+                continue
+            api = napi or api
             if provider in NATIVE_ONLY:
                 print("SKIP %s: %s" % (name, NATIVE_ONLY[provider]))
+                skipped += 1
+                continue
+            if api is None and provider in ("gemini", "vertex-ai"):
+                print("SKIP %s: %s is not a generation (caches, token "
+                      "counts, model admin)" % (name, path.split("?")[0]))
                 skipped += 1
                 continue
             if api is None:
                 print("SKIP %s: endpoint %s not parsed yet"
                       % (name, path.split("?")[0]))
-                skipped += 1
-                continue
-            if provider == "ollama" and not path.startswith("/v1/"):
-                print("SKIP %s: Ollama's native API not parsed yet" % name)
                 skipped += 1
                 continue
             if api == "messages" and provider != "anthropic":

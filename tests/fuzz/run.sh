@@ -10,14 +10,14 @@ cd "$(dirname "$0")/../.."
 SECONDS_PER_TARGET="${FUZZ_SECONDS:-30}"
 CLANG="${CLANG:-clang}"
 OUT=build/fuzz
-TARGETS="${*:-fuzz_parse fuzz_sse}"
+TARGETS="${*:-fuzz_parse fuzz_sse fuzz_http1 fuzz_chunked fuzz_decode fuzz_eventstream fuzz_ndjson}"
 
 if ! command -v "$CLANG" >/dev/null 2>&1; then
   echo "fuzz: $CLANG not found (libFuzzer needs clang)" >&2
   exit 1
 fi
 
-SRC="$(ls providers/*.c common/*.c)"
+SRC="$(ls providers/*.c common/*.c wire/*.c)"
 mkdir -p "$OUT/bin"
 status=0
 for t in $TARGETS; do
@@ -25,7 +25,8 @@ for t in $TARGETS; do
   "$CLANG" -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -I. -Icommon -Iproviders \
-    "tests/fuzz/$t.c" $SRC -o "$OUT/bin/$t" -lcjson -lpthread
+    "tests/fuzz/$t.c" $SRC -o "$OUT/bin/$t" -lcjson -lpthread \
+    -lz -lbrotlidec -lbrotlienc -lzstd
   corpus="$OUT/$t/corpus"
   mkdir -p "$corpus"
   if [ -d "tests/fuzz/seeds/$t" ]; then

@@ -211,9 +211,15 @@ Test(anthropic, cache_creation_breakdown_only) {
   cJSON *r = fx_parse(&ex);
   cr_expect_eq(jnum(r, "usage.cache_write_input_tokens"), 30);
   cr_expect_eq(jnum(r, "usage.input_tokens"), 35);
-  cr_expect_eq(jnum(r, "usage_details.input_cache_creation"), 30);
+  /* 5-minute and 1-hour writes are priced apart */
+  cr_expect_eq(jnum(r, "usage.cache_write_1h_input_tokens"), 20);
+  cr_expect_eq(jnum(r, "usage_details.input_cache_creation"), 10);
+  cr_expect_eq(jnum(r, "usage_details.input_cache_creation_1h"), 20);
+  cr_expect_eq(jnum(r, "usage_details.total"), 37);
   cr_expect_str_eq(jstr(r, "cost_source"),
                    "builtin:claude-3-5-haiku@2026-08-22");
+  cr_expect_float_eq(jnum(r, "cost_details.input_cache_creation_1h"),
+                     20 * 1.6e-6, 1e-15);
   cJSON_Delete(r);
 }
 

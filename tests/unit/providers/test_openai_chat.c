@@ -288,7 +288,11 @@ Test(openai_chat, stream_reasoning_content) {
   cr_expect_eq(jnum(r, "usage_details.output"), 5);
   cr_expect_eq(jnum(r, "usage_details.output_reasoning_tokens"), 25);
   cr_expect_eq(jnum(r, "usage_details.total"), 50);
-  cr_expect_null(jget(r, "cost_details")); /* no price for deepseek */
+  /* DeepSeek's cache hits have their own price */
+  cr_expect_str_eq(jstr(r, "cost_source"),
+                   "builtin:deepseek-reasoner@2026-05-12");
+  cr_expect_float_eq(jnum(r, "cost_details.input_cached_tokens"),
+                     16 * 0.0028e-6, 1e-15);
   cJSON_Delete(r);
 }
 

@@ -97,7 +97,7 @@ Test(openai_embeddings, total_only_usage_is_input) {
       "\"total_tokens\":6}}",
       200, NULL);
   cJSON *r = fx_parse(&ex);
-  cr_expect_str_eq(jstr(r, "provider"), "openai_compatible");
+  cr_expect_str_eq(jstr(r, "provider"), "voyageai"); /* a known host now */
   cr_expect_eq(jnum(r, "usage.input_tokens"), 6);
   cr_expect_eq(jnum(r, "usage_details.input"), 6);
   cr_expect_eq(jnum(r, "output.count"), 2);
@@ -119,7 +119,9 @@ Test(openai_embeddings, base64_vectors_and_single_input) {
   cJSON *r = fx_parse(&ex);
   cr_expect_str_eq(jstr(r, "provider"), "azure.ai.openai");
   cr_expect_str_eq(jstr(r, "name"), "embeddings text-embedding-3-large");
-  cr_expect_null(jget(r, "request_model"));
+  /* Azure: no model in the body; the deployment is not the model */
+  cr_expect_str_eq(jstr(r, "request_model"), "text-embedding-3-large");
+  cr_expect_str_eq(jstr(r, "metadata.azure_deployment"), "emb");
   cr_expect_str_eq(jstr(r, "input.0"), "one text");
   cr_expect_eq(jnum(r, "output.dimensions"), 8);
   cr_expect_str_eq(jstr(r, "cost_source"),

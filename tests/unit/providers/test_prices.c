@@ -58,10 +58,14 @@ Test(prices, builtin_matching) {
                "claude-3-5-sonnet");
   EXPECT_ENTRY("anthropic.claude-3-haiku-20240307-v1:0", "claude-3-haiku");
   EXPECT_ENTRY("claude-3-5-sonnet-v2@20241022", "claude-3-5-sonnet");
+  EXPECT_ENTRY("gpt-4o-audio-preview-2024-12-17", "gpt-4o-audio-preview");
+  EXPECT_ENTRY("o1-preview-2024-09-12", "o1-preview");
   /* a suffix that is not a date or version does not borrow a price */
-  EXPECT_NO_ENTRY("gpt-4o-audio-preview");
   EXPECT_NO_ENTRY("gpt-4o-minimal");
-  EXPECT_NO_ENTRY("o1-preview");
+  EXPECT_NO_ENTRY("gpt-4o-mini-tts");
+  EXPECT_NO_ENTRY("gpt-4o-realtime-preview");
+  EXPECT_NO_ENTRY("o3-deep-research");
+  EXPECT_NO_ENTRY("gpt-5-10");
   EXPECT_NO_ENTRY("claude-sonnet-4-7");
   EXPECT_NO_ENTRY("ft:gpt-4o-mini-2024-07-18:org::abc");
   EXPECT_NO_ENTRY("llama3-8b-8192");

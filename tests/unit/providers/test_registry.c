@@ -108,21 +108,22 @@ Test(registry, builtin_hosts) {
                AT_API_OPENAI_CHAT, "gcp.gemini");
   EXPECT_MATCH("https://us-central1-aiplatform.googleapis.com/v1/projects/p/"
                "locations/l/publishers/google/models/g:generateContent",
-               AT_API_OTHER_LLM, "gcp.vertex_ai");
+               AT_API_GEMINI_GENERATE, "gcp.vertex_ai");
   EXPECT_MATCH("https://aiplatform.googleapis.com/v1/x", AT_API_OTHER_LLM,
                "gcp.vertex_ai");
   EXPECT_MATCH("https://bedrock-runtime.us-east-1.amazonaws.com/model/m/"
                "converse",
-               AT_API_OTHER_LLM, "aws.bedrock");
-  EXPECT_MATCH("https://api.cohere.com/v2/chat", AT_API_OTHER_LLM, "cohere");
+               AT_API_BEDROCK_CONVERSE, "aws.bedrock");
+  EXPECT_MATCH("https://api.cohere.com/v2/chat", AT_API_COHERE_CHAT, "cohere");
   EXPECT_MATCH("https://api.z.ai/api/paas/v4/chat/completions",
                AT_API_OPENAI_CHAT, "z_ai");
   EXPECT_MATCH("https://api.cohere.ai/v1/embeddings", AT_API_OPENAI_EMBEDDINGS,
                "cohere");
   EXPECT_MATCH("http://localhost:11434/v1/chat/completions", AT_API_OPENAI_CHAT,
                "ollama");
-  EXPECT_MATCH("http://127.0.0.1:11434/api/chat", AT_API_OTHER_LLM, "ollama");
-  EXPECT_MATCH("http://[::1]:11434/api/generate", AT_API_OTHER_LLM, "ollama");
+  EXPECT_MATCH("http://127.0.0.1:11434/api/chat", AT_API_OLLAMA_CHAT, "ollama");
+  EXPECT_MATCH("http://[::1]:11434/api/generate", AT_API_OLLAMA_GENERATE,
+               "ollama");
 }
 
 Test(registry, known_host_other_paths) {
@@ -134,8 +135,9 @@ Test(registry, known_host_other_paths) {
   EXPECT_MATCH("https://api.anthropic.com/v1/complete", AT_API_OTHER_LLM,
                "anthropic");
   /* Ollama's own /api/embeddings is not the OpenAI shape */
-  EXPECT_MATCH("http://localhost:11434/api/embeddings", AT_API_OTHER_LLM,
+  EXPECT_MATCH("http://localhost:11434/api/embeddings", AT_API_OLLAMA_EMBED,
                "ollama");
+  EXPECT_MATCH("http://localhost:11434/api/tags", AT_API_OTHER_LLM, "ollama");
   EXPECT_MATCH("https://api.openai.com/v1/chat/completions/",
                AT_API_OPENAI_CHAT, "openai");
 }
