@@ -459,8 +459,7 @@ static void messages_sse(struct at_obs *o, const char *body, size_t len) {
   if (!s)
     return;
   struct at_sse sse;
-  at_sse_parse(&sse, body, len, AT_SSE_EVENT_MAX, at_anthropic_stream_event,
-               s);
+  at_sse_parse(&sse, body, len, AT_SSE_EVENT_MAX, at_anthropic_stream_event, s);
   if (sse.oversize)
     at_obs_parse_error(o, "stream: %zu event(s) larger than %u bytes skipped",
                        sse.oversize, AT_SSE_EVENT_MAX);

@@ -27,6 +27,10 @@
 #define TAKEN "2026-08-22"
 /* AWS Bedrock's pricing page (aws.amazon.com/bedrock/pricing), on-demand,
  * us-east-1, as recorded for the Bedrock parsers. */
+/* Amazon Nova on-demand input/output prices (and Nova Pro's cached input)
+ * as checked on AWS's Bedrock pricing page on this date. Bedrock's Llama,
+ * Titan, Mistral and Cohere prices could not be confirmed from a source and
+ * are left out: those models have no cost (visibly), not a guessed one. */
 #define BEDROCK_TAKEN "2026-11-21"
 
 /* ---- the built-in table -----------------------------------------------
@@ -249,34 +253,10 @@ static const struct hosted_price hosted_prices[] = {
   /* AWS Bedrock's own model ids (on-demand, us-east-1; Claude on Bedrock
    * is priced by the Anthropic entries). "us."/"eu."/"apac." profiles and
    * ARNs reach these names through model_forms(). */
-  {"aws.bedrock", {"amazon.nova-micro",                  PM(0.035), PM(0.00875), NONE, PM(0.14),  NONE, BEDROCK_TAKEN}},
-  {"aws.bedrock", {"amazon.nova-lite",                   PM(0.06),  PM(0.015),   NONE, PM(0.24),  NONE, BEDROCK_TAKEN}},
+  {"aws.bedrock", {"amazon.nova-micro",                  PM(0.035), NONE,       NONE, PM(0.14),  NONE, BEDROCK_TAKEN}},
+  {"aws.bedrock", {"amazon.nova-lite",                   PM(0.06), NONE,         NONE, PM(0.24),  NONE, BEDROCK_TAKEN}},
   {"aws.bedrock", {"amazon.nova-pro",                    PM(0.80),  PM(0.20),    NONE, PM(3.20),  NONE, BEDROCK_TAKEN}},
-  {"aws.bedrock", {"amazon.nova-premier",                PM(2.50),  PM(0.625),   NONE, PM(12.50), NONE, BEDROCK_TAKEN}},
-  {"aws.bedrock", {"amazon.titan-text-lite",             PM(0.15),  NONE,        NONE, PM(0.20),  NONE, BEDROCK_TAKEN}},
-  {"aws.bedrock", {"amazon.titan-text-express",          PM(0.20),  NONE,        NONE, PM(0.60),  NONE, BEDROCK_TAKEN}},
-  {"aws.bedrock", {"amazon.titan-text-premier",          PM(0.50),  NONE,        NONE, PM(1.50),  NONE, BEDROCK_TAKEN}},
-  {"aws.bedrock", {"amazon.titan-embed-text",            PM(0.10),  NONE,        NONE, NONE,      NONE, BEDROCK_TAKEN}},
-  {"aws.bedrock", {"amazon.titan-embed-text-v2",         PM(0.02),  NONE,        NONE, NONE,      NONE, BEDROCK_TAKEN}},
-  {"aws.bedrock", {"meta.llama3-8b-instruct",            PM(0.30),  NONE,        NONE, PM(0.60),  NONE, BEDROCK_TAKEN}},
-  {"aws.bedrock", {"meta.llama3-70b-instruct",           PM(2.65),  NONE,        NONE, PM(3.50),  NONE, BEDROCK_TAKEN}},
-  {"aws.bedrock", {"meta.llama3-1-8b-instruct",          PM(0.22),  NONE,        NONE, PM(0.22),  NONE, BEDROCK_TAKEN}},
-  {"aws.bedrock", {"meta.llama3-1-70b-instruct",         PM(0.72),  NONE,        NONE, PM(0.72),  NONE, BEDROCK_TAKEN}},
-  {"aws.bedrock", {"meta.llama3-1-405b-instruct",        PM(2.40),  NONE,        NONE, PM(2.40),  NONE, BEDROCK_TAKEN}},
-  {"aws.bedrock", {"meta.llama3-2-1b-instruct",          PM(0.10),  NONE,        NONE, PM(0.10),  NONE, BEDROCK_TAKEN}},
-  {"aws.bedrock", {"meta.llama3-2-3b-instruct",          PM(0.15),  NONE,        NONE, PM(0.15),  NONE, BEDROCK_TAKEN}},
-  {"aws.bedrock", {"meta.llama3-2-11b-instruct",         PM(0.16),  NONE,        NONE, PM(0.16),  NONE, BEDROCK_TAKEN}},
-  {"aws.bedrock", {"meta.llama3-2-90b-instruct",         PM(0.72),  NONE,        NONE, PM(0.72),  NONE, BEDROCK_TAKEN}},
-  {"aws.bedrock", {"meta.llama3-3-70b-instruct",         PM(0.72),  NONE,        NONE, PM(0.72),  NONE, BEDROCK_TAKEN}},
-  {"aws.bedrock", {"mistral.mistral-7b-instruct",        PM(0.15),  NONE,        NONE, PM(0.20),  NONE, BEDROCK_TAKEN}},
-  {"aws.bedrock", {"mistral.mixtral-8x7b-instruct",      PM(0.45),  NONE,        NONE, PM(0.70),  NONE, BEDROCK_TAKEN}},
-  {"aws.bedrock", {"mistral.mistral-small-2402",         PM(1.00),  NONE,        NONE, PM(3.00),  NONE, BEDROCK_TAKEN}},
-  {"aws.bedrock", {"mistral.mistral-large-2402",         PM(4.00),  NONE,        NONE, PM(12.00), NONE, BEDROCK_TAKEN}},
-  {"aws.bedrock", {"mistral.mistral-large-2407",         PM(2.00),  NONE,        NONE, PM(6.00),  NONE, BEDROCK_TAKEN}},
-  {"aws.bedrock", {"cohere.command-r",                   PM(0.50),  NONE,        NONE, PM(1.50),  NONE, BEDROCK_TAKEN}},
-  {"aws.bedrock", {"cohere.command-r-plus",              PM(3.00),  NONE,        NONE, PM(15.00), NONE, BEDROCK_TAKEN}},
-  {"aws.bedrock", {"cohere.embed-english",               PM(0.10),  NONE,        NONE, NONE,      NONE, BEDROCK_TAKEN}},
-  {"aws.bedrock", {"cohere.embed-multilingual",          PM(0.10),  NONE,        NONE, NONE,      NONE, BEDROCK_TAKEN}},
+  {"aws.bedrock", {"amazon.nova-premier",                PM(2.50), NONE,         NONE, PM(12.50), NONE, BEDROCK_TAKEN}},
 };
 
 /* Prices beyond the standard five, for entries of builtin_prices. */
