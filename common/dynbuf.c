@@ -42,6 +42,21 @@ int dynbuf_add(struct dynbuf *b, const void *p, size_t n) {
   return cut;
 }
 
+int dynbuf_reserve(struct dynbuf *b, size_t n) {
+  size_t room = b->max - b->len;
+  if (n > room)
+    n = room;
+  if (b->len + n + 1 <= b->cap)
+    return 0;
+  char *np = realloc(b->ptr, b->len + n + 1);
+  if (!np)
+    return -1;
+  b->ptr = np;
+  b->cap = b->len + n + 1;
+  b->ptr[b->len] = '\0';
+  return 0;
+}
+
 int dynbuf_addstr(struct dynbuf *b, const char *s) {
   return dynbuf_add(b, s, strlen(s));
 }

@@ -27,6 +27,11 @@ void dynbuf_init(struct dynbuf *b, size_t max);
 int dynbuf_add(struct dynbuf *b, const void *p, size_t n);
 int dynbuf_addstr(struct dynbuf *b, const char *s);
 
+/* Make room for n more bytes up front (capped at max), so that a copy of
+ * known size costs one allocation instead of a doubling chain. Returns 0,
+ * or -1 on allocation failure (the buffer is unchanged). */
+int dynbuf_reserve(struct dynbuf *b, size_t n);
+
 /* Empty the buffer but keep its memory and its cap. */
 void dynbuf_reset(struct dynbuf *b);
 

@@ -1,6 +1,7 @@
 #include "ids.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -25,10 +26,37 @@ static void fill_random(unsigned char *p, size_t n) {
   }
 }
 
+/* Ids are drawn from a per-thread pool of random bytes refilled 256 at a
+ * time: one getrandom() per 32 span ids instead of one each. A fork()ed
+ * child must not replay its parent's pool: it is emptied there. */
+#define AT_POOL_BYTES 256
+static __thread unsigned char pool[AT_POOL_BYTES];
+static __thread size_t pool_left;
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+
+static void pool_forget(void) {
+  pool_left = 0;
+}
+
+static void pool_register(void) {
+  pthread_atfork(NULL, NULL, pool_forget);
+}
+
+static void take_random(unsigned char *p, size_t n) {
+  pthread_once(&pool_once, pool_register);
+  if (pool_left < n) {
+    fill_random(pool, AT_POOL_BYTES);
+    pool_left = AT_POOL_BYTES;
+  }
+  memcpy(p, pool + AT_POOL_BYTES - pool_left, n);
+  memset(pool + AT_POOL_BYTES - pool_left, 0, n); /* used bytes are gone */
+  pool_left -= n;
+}
+
 static void random_hex(char *out, size_t bytes) {
   static const char hex[] = "0123456789abcdef";
   unsigned char raw[16];
-  fill_random(raw, bytes);
+  take_random(raw, bytes);
   int nonzero = 0;
   for (size_t i = 0; i < bytes; i++)
     nonzero |= raw[i];

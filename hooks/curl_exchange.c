@@ -201,12 +201,14 @@ static void snapshot_request(struct at_curl_handle *st) {
   if (st->armed_read)
     return; /* the read trampoline collects the body as it is sent */
   if (st->copypostfields) {
+    dynbuf_reserve(&st->req_body, st->copypostfields_len);
     dynbuf_add(&st->req_body, st->copypostfields, st->copypostfields_len);
     if (st->copypostfields_truncated)
       st->req_body.truncated = 1;
   } else if (st->postfields) {
     size_t n = st->postfieldsize >= 0 ? (size_t)st->postfieldsize
                                       : strlen(st->postfields);
+    dynbuf_reserve(&st->req_body, n);
     dynbuf_add(&st->req_body, st->postfields, n);
   } else if (st->app_read == (curl_read_callback)fread ||
              (!st->app_read && st->app_readdata_set)) {
@@ -232,7 +234,7 @@ int at_curl_begin(struct at_curl_handle *st) {
   snapshot_request(st);
   st->nmarks = 0;
   st->t_first = 0;
-  st->tid = gettid();
+  st->tid = at_thread_id();
   st->active = 1;
   st->t_start = at_wall_ns();
   errno = saved;

@@ -248,7 +248,6 @@ static void core_consume(struct at_capture **caps, size_t n,
         S.pending.skipped_unparsed++;
       else
         S.pending.dropped_oom++;
-      at_capture_free(c);
       continue;
     }
     char id[17];
@@ -260,7 +259,10 @@ static void core_consume(struct at_capture **caps, size_t n,
     core_process_stamp(&S.proc, &S.cfg, rec, c->tid);
     aggregate(rec);
     count_outcome(rec);
-    texts[nt] = cJSON_PrintUnformatted(rec);
+    /* Sized up front: the record is about as large as what it came from,
+     * so printing needs no realloc chain. */
+    texts[nt] = cJSON_PrintBuffered(
+        rec, (int)(c->ex.req_body_len / 2 + c->ex.resp_body_len + 4096), 0);
     if (texts[nt]) {
       lens[nt] = strlen(texts[nt]);
       nt++;
@@ -268,7 +270,6 @@ static void core_consume(struct at_capture **caps, size_t n,
       S.pending.dropped_oom++;
     }
     cJSON_Delete(rec);
-    at_capture_free(c);
   }
 
   /* The process span's open marker goes in with its first children, so a

@@ -30,7 +30,8 @@ struct at_core_api {
   /* Open the spool and set up the process context. Returns 0, or -1 with
    * a message in err (capture is then off for the process). */
   int (*start)(const struct at_config *cfg, char *err, size_t errlen);
-  /* Parse and spool a batch; takes ownership of every capture. */
+  /* Parse and spool a batch. The captures stay the shim's: it frees them
+   * afterwards, on an application thread (see worker.c for why). */
   void (*consume)(struct at_capture **caps, size_t n,
                   const struct at_shim_counters *delta);
   /* Process exit: close the process span, write counters, close spool. */

@@ -62,6 +62,8 @@ void core_process_init(struct core_process *p, const struct at_config *cfg) {
     at_new_span_id(p->span_id);
   }
   p->start_ns = cfg->process_start_ns ? cfg->process_start_ns : at_wall_ns();
+  p->pid = getpid();
+  p->ppid = getppid();
   ssize_t n = readlink("/proc/self/exe", p->exe, sizeof p->exe - 1);
   p->exe[n > 0 ? n : 0] = '\0';
   program_name(p->name, sizeof p->name);
@@ -113,9 +115,9 @@ void core_process_stamp(const struct core_process *p,
   cJSON_DeleteItemFromObjectCaseSensitive(rec, "process");
   cJSON *proc = cJSON_AddObjectToObject(rec, "process");
   if (proc) {
-    cJSON_AddNumberToObject(proc, "pid", getpid());
+    cJSON_AddNumberToObject(proc, "pid", p->pid);
     cJSON_AddNumberToObject(proc, "tid", tid ? tid : gettid());
-    cJSON_AddNumberToObject(proc, "ppid", getppid());
+    cJSON_AddNumberToObject(proc, "ppid", p->ppid);
     if (p->exe[0])
       cJSON_AddStringToObject(proc, "exe", p->exe);
   }

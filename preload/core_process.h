@@ -17,6 +17,7 @@ struct core_process {
   char span_id[17];
   char parent_id[17]; /* "" for a root */
   int64_t start_ns;
+  int pid, ppid; /* cached: both are system calls in glibc */
   char exe[1024];
   char name[256];
 };

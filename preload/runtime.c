@@ -13,6 +13,7 @@ struct at_config at_cfg;
 int at_initialized;
 int at_capture_on;
 AT_TLS int at_curl_depth;
+AT_TLS int at_tid_cache;
 struct at_counters at_counters;
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;

@@ -8,6 +8,7 @@
 #define AT_RUNTIME_H
 
 #include <stdint.h>
+#include <unistd.h>
 
 #include "config.h"
 
@@ -36,6 +37,15 @@ void at_capture_disable_quietly(void);
  * curl_multi_* symbols (our hooks), and issue 3's TLS hooks sit below
  * libcurl: both check this so one transfer is captured once. */
 extern AT_TLS int at_curl_depth;
+
+/* The calling thread's kernel id, cached per thread (gettid() is a system
+ * call). The fork child handler forgets the cache of the forking thread. */
+extern AT_TLS int at_tid_cache;
+static inline int at_thread_id(void) {
+  if (!at_tid_cache)
+    at_tid_cache = gettid();
+  return at_tid_cache;
+}
 
 /* Shim counters, updated with relaxed atomics from any thread. */
 struct at_counters {

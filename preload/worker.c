@@ -21,6 +21,13 @@
 
 enum worker_state { W_NONE, W_RUNNING, W_FAILED };
 
+/* Batching: once woken, the worker gives the queue up to AT_BATCH_WAIT_MS
+ * to fill to AT_BATCH_TARGET captures, so that a burst of exchanges costs
+ * one write transaction and one wake-up per batch rather than per
+ * exchange. Records reach the spool at most that much later. */
+#define AT_BATCH_TARGET 64
+#define AT_BATCH_WAIT_MS 5
+
 /* How long fork() may wait for the worker to leave the core. */
 #define AT_FORK_WAIT_MS 200
 
@@ -34,6 +41,16 @@ static int fork_has_core_mu;
 static pthread_cond_t q_cv = PTHREAD_COND_INITIALIZER;
 static struct at_capture *q_head, *q_tail;
 static size_t q_len;
+/* Captures the core is done with, waiting to be freed by an application
+ * thread. Their buffers were allocated on the app's threads: freeing them
+ * there keeps the writer off the app's malloc arena lock (a lost race
+ * costs the app a futex sleep) and lets the app reuse warm memory instead
+ * of the heap being trimmed and faulted in again. Each submit frees a
+ * few; past AT_DONE_MAX the worker frees the excess itself. */
+#define AT_DONE_PER_SUBMIT 8
+#define AT_DONE_MAX 256
+static struct at_capture *done_head;
+static size_t done_len;
 static int q_stop;
 static enum worker_state w_state = W_NONE;
 static pthread_t w_thread;
@@ -88,6 +105,32 @@ static void *load_core(char *err, size_t errlen) {
   return (void *)api;
 }
 
+static void free_list(struct at_capture *c) {
+  while (c) {
+    struct at_capture *next = c->next;
+    at_capture_free(c);
+    c = next;
+  }
+}
+
+/* Hand consumed captures back for the app's threads to free. */
+static void return_captures(struct at_capture **arr, size_t n) {
+  struct at_capture *excess = NULL;
+  pthread_mutex_lock(&q_mu);
+  for (size_t i = 0; i < n; i++) {
+    if (done_len < AT_DONE_MAX) {
+      arr[i]->next = done_head;
+      done_head = arr[i];
+      done_len++;
+    } else {
+      arr[i]->next = excess;
+      excess = arr[i];
+    }
+  }
+  pthread_mutex_unlock(&q_mu);
+  free_list(excess);
+}
+
 /* Give up on capture: free whatever is queued (counting it as dropped). */
 static void fail_worker(const char *why) {
   at_capture_disable(why);
@@ -110,12 +153,13 @@ static void consume_list(struct at_capture *list, size_t n) {
   take_counter_deltas(&d);
   struct at_capture **arr = malloc(n * sizeof *arr);
   if (!arr) {
-    /* Out of memory: hand them over one at a time. */
+    /* Out of memory: hand them over one at a time, and free them here. */
     while (list) {
       struct at_capture *next = list->next;
       list->next = NULL;
       core->consume(&list, 1, &d);
       memset(&d, 0, sizeof d);
+      at_capture_free(list);
       list = next;
     }
     return;
@@ -126,6 +170,7 @@ static void consume_list(struct at_capture *list, size_t n) {
   for (size_t k = 0; k < i; k++)
     arr[k]->next = NULL;
   core->consume(arr, i, &d);
+  return_captures(arr, i);
   free(arr);
 }
 
@@ -151,6 +196,16 @@ static void *worker_main(void *arg) {
     pthread_mutex_lock(&q_mu);
     while (!q_head && !q_stop)
       pthread_cond_wait(&q_cv, &q_mu);
+    if (!q_stop && q_len < AT_BATCH_TARGET) {
+      struct timespec deadline;
+      clock_gettime(CLOCK_REALTIME, &deadline);
+      deadline.tv_nsec += AT_BATCH_WAIT_MS * 1000000L;
+      deadline.tv_sec += deadline.tv_nsec / 1000000000L;
+      deadline.tv_nsec %= 1000000000L;
+      while (!q_stop && q_len < AT_BATCH_TARGET &&
+             pthread_cond_timedwait(&q_cv, &q_mu, &deadline) == 0)
+        ;
+    }
     struct at_capture *list = q_head;
     size_t n = q_len;
     int stop = q_stop;
@@ -192,7 +247,11 @@ static void worker_shutdown(void) {
   }
   pthread_mutex_lock(&q_mu);
   w_state = W_NONE;
+  struct at_capture *done = done_head;
+  done_head = NULL;
+  done_len = 0;
   pthread_mutex_unlock(&q_mu);
+  free_list(done);
   if (core) {
     struct at_shim_counters d;
     take_counter_deltas(&d);
@@ -248,8 +307,23 @@ void at_worker_submit(struct at_capture *c) {
     q_head = c;
   q_tail = c;
   q_len++;
-  pthread_cond_signal(&q_cv);
+  /* Wake the worker when there is work for it, or a full batch. */
+  if (q_len == 1 || q_len == AT_BATCH_TARGET)
+    pthread_cond_signal(&q_cv);
+  struct at_capture *to_free = done_head, *last = NULL;
+  size_t k = 0;
+  for (struct at_capture *p = done_head; p && k < AT_DONE_PER_SUBMIT;
+       p = p->next, k++)
+    last = p;
+  if (last) {
+    done_head = last->next;
+    last->next = NULL;
+    done_len -= k;
+  } else {
+    to_free = NULL;
+  }
   pthread_mutex_unlock(&q_mu);
+  free_list(to_free);
 }
 
 /* Wait, bounded, for the worker to leave the core, then hold the queue.
@@ -277,17 +351,17 @@ void at_worker_atfork_parent(void) {
  * core must forget the parent's spool handle and process span. */
 void at_worker_atfork_child(void) {
   struct at_capture *c = q_head;
+  at_tid_cache = 0; /* the child's thread has its own id */
   pthread_mutex_init(&q_mu, NULL);
   pthread_mutex_init(&core_mu, NULL);
   pthread_cond_init(&q_cv, NULL);
   q_head = q_tail = NULL;
   q_len = 0;
   q_stop = 0;
-  while (c) {
-    struct at_capture *next = c->next;
-    at_capture_free(c);
-    c = next;
-  }
+  free_list(c);
+  free_list(done_head);
+  done_head = NULL;
+  done_len = 0;
   if (w_state == W_RUNNING)
     w_state = W_NONE;
   memset(&at_counters, 0, sizeof at_counters);
