@@ -20,6 +20,7 @@ int cmd_show(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_parse(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_upload(int argc, char **argv);
 
 /* ---- run ---- */
 

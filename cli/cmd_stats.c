@@ -13,6 +13,7 @@
 #include "spool/spool.h"
 #include "store.h"
 #include "term.h"
+#include "upload.h"
 
 static const char stats_usage[] =
     "usage: autotrace stats [--json] [--color=WHEN] [--spool DIR]\n"
@@ -21,7 +22,9 @@ static const char stats_usage[] =
     "captured exchanges, skipped ones (not an LLM endpoint, a path no parser\n"
     "understands), truncated bodies, dropped captures (queue full, out of\n"
     "memory, spool full) and parse errors; traces and observations by type,\n"
-    "level and provider; tokens and cost; spans left open.\n"
+    "level and provider; tokens and cost; spans left open; and for each\n"
+    "upload target, what was sent, what waits, and the batches a server\n"
+    "refused (parked) with its message.\n"
     "\n"
     "  --json         the same as a JSON object\n"
     "  --color=WHEN   auto (default), always or never\n"
@@ -113,6 +116,10 @@ cJSON *stats_collect(struct spool *sp, const char *dir) {
   cJSON_AddNumberToObject(open, "running", (double)running);
   cJSON_AddNumberToObject(open, "incomplete", (double)incomplete);
   trace_set_free(&ts);
+  /* The uploader's targets: cursors, pending, parked batches. */
+  if (upload_stats_collect(sp, j) != 0)
+    cli_warn("cannot read the upload state: %s",
+             sp ? spool_last_error(sp) : "no spool");
   return j;
 }
 
@@ -276,6 +283,7 @@ void stats_render(FILE *out, const cJSON *s, int color) {
       fmt_count((uint64_t)num(s, "open_spans", "running"), b1, sizeof b1),
       fmt_count((uint64_t)num(s, "open_spans", "incomplete"), b2, sizeof b2));
   render_counters(out, cJSON_GetObjectItemCaseSensitive(s, "counters"), color);
+  upload_stats_render(out, s, color);
 }
 
 int cmd_stats(int argc, char **argv) {

@@ -18,6 +18,8 @@ static const char usage[] =
     "  stats                what was captured, skipped, dropped, and why\n"
     "  export --format F    traces as jsonl records or OTLP/HTTP JSON\n"
     "  parse                parse one recorded request/response offline\n"
+    "  upload               ship the spool to Langfuse or an OpenTelemetry\n"
+    "                       backend (--once, --dry-run, --retry-parked)\n"
     "\n"
     "Every command takes --help. The spool is --spool DIR, else\n"
     "$AUTOTRACE_SPOOL, else ${XDG_STATE_HOME:-$HOME/.local/state}/autotrace.\n"
@@ -29,8 +31,9 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"run", cmd_run},     {"ls", cmd_ls},         {"show", cmd_show},
-    {"stats", cmd_stats}, {"export", cmd_export}, {"parse", cmd_parse}};
+    {"run", cmd_run},      {"ls", cmd_ls},         {"show", cmd_show},
+    {"stats", cmd_stats},  {"export", cmd_export}, {"parse", cmd_parse},
+    {"upload", cmd_upload}};
 
 static const struct command *find(const char *name) {
   for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)

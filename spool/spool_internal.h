@@ -23,6 +23,10 @@
 #define SPOOL_DB_CURSORS "cursors"
 #define SPOOL_DB_META "meta"
 #define SPOOL_MAXDBS 8 /* five used; room for additive ones */
+/* Additive databases (format 1 still): created by the uploader the first
+ * time it needs them, absent from spools it never touched. */
+#define SPOOL_DB_INFLIGHT "inflight"
+#define SPOOL_DB_PARKED "parked"
 
 #define SPOOL_META_FORMAT "format"
 #define SPOOL_META_LAST_SEQ "last_seq"
@@ -109,5 +113,12 @@ void spool_txn_abort(struct spool_txn *t);
 /* Highest sequence number ever assigned: max(last key of records,
  * meta.last_seq). Inside t; 0 for an empty spool. */
 uint64_t spool_txn_last_seq(struct spool_txn *t);
+
+/* Open one of the additive databases inside t (create != 0, in a write
+ * transaction: create it when missing). Returns 1 with *dbi set, 0 when it
+ * does not exist (or after a failure: then t->err is set). The handle is
+ * only guaranteed valid for t: callers open it in each transaction. */
+int spool_txn_extra_db(struct spool_txn *t, const char *name, int create,
+                       MDB_dbi *dbi);
 
 #endif
