@@ -183,8 +183,7 @@ static int is_json_array(const char *b, size_t n) {
   size_t i = 0;
   if (n >= 3 && !memcmp(b, "\xEF\xBB\xBF", 3))
     i = 3;
-  while (i < n &&
-         (b[i] == ' ' || b[i] == '\r' || b[i] == '\n' || b[i] == '\t'))
+  while (i < n && (b[i] == ' ' || b[i] == '\r' || b[i] == '\n' || b[i] == '\t'))
     i++;
   return i < n && b[i] == '[';
 }

@@ -121,7 +121,8 @@ Test(bedrock_invoke, llama) {
   cr_expect_str_eq(jstr(r, "response_model"),
                    "meta.llama3-1-70b-instruct-v1:0");
   cr_expect_str_eq(jstr(r, "response_id"), "req-inv-2");
-  /* no confirmed Bedrock price for meta.llama3-1-70b-instruct: no cost, not a guess */
+  /* no confirmed Bedrock price for meta.llama3-1-70b-instruct: no cost, not a
+   * guess */
   cr_expect_null(jstr(r, "cost_source"));
   cr_expect_null(cJSON_GetObjectItemCaseSensitive(r, "cost_details"));
   cJSON_Delete(r);
@@ -293,7 +294,8 @@ Test(bedrock_invoke, embeddings) {
   cr_expect_eq(jnum(r, "output.count"), 1);
   cr_expect_eq(jnum(r, "output.dimensions"), 256);
   cr_expect_eq(jnum(r, "usage.input_tokens"), 6);
-  /* no confirmed Bedrock price for amazon.titan-embed-text-v2: no cost, not a guess */
+  /* no confirmed Bedrock price for amazon.titan-embed-text-v2: no cost, not a
+   * guess */
   cr_expect_null(jstr(r, "cost_source"));
   cr_expect_null(cJSON_GetObjectItemCaseSensitive(r, "cost_details"));
   cJSON_Delete(r);
