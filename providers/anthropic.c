@@ -188,6 +188,16 @@ static void content(struct at_obs *o, cJSON *parts, const cJSON *c,
     at_obs_parse_error(o, "%s.content is not a string or array", where);
 }
 
+/* One request message: its role and its content blocks. */
+static void request_message(struct at_obs *o, const cJSON *m) {
+  const char *where = "request.messages[]";
+  const char *role = at_obs_message_role(o, m, where);
+  if (!role)
+    return;
+  cJSON *parts = at_msg_add(o, o->input, role, NULL);
+  content(o, parts, at_json_get(m, "content"), where);
+}
+
 /* ---- request ---------------------------------------------------------- */
 
 static const char *const anthropic_params[] = {
@@ -210,38 +220,10 @@ static void messages_request(struct at_obs *o, const cJSON *req) {
     cJSON *parts = at_msg_add(o, o->input, "system", NULL);
     content(o, parts, system, "request.system");
   }
-  const cJSON *msgs = at_obs_arr(o, req, "messages", "request");
-  if (!msgs) {
-    if (!at_json_get(req, "messages"))
-      at_obs_parse_error(o, "request has no messages");
-    return;
-  }
-  const cJSON *m;
-  cJSON_ArrayForEach(m, msgs) {
-    const char *where = "request.messages[]";
-    if (!cJSON_IsObject(m)) {
-      at_obs_parse_error(o, "%s is not an object", where);
-      continue;
-    }
-    const char *role = at_obs_str(o, m, "role", where);
-    if (!role) {
-      at_obs_parse_error(o, "%s has no role", where);
-      role = "user";
-    }
-    cJSON *parts = at_msg_add(o, o->input, role, NULL);
-    content(o, parts, at_json_get(m, "content"), where);
-  }
+  at_obs_each_message(o, req, request_message);
 }
 
 /* ---- plain response --------------------------------------------------- */
-
-static void finish(struct at_obs *o, cJSON *msg, const char *reason) {
-  if (!reason)
-    return;
-  if (msg && !cJSON_AddStringToObject(msg, "finish_reason", reason))
-    o->oom = 1;
-  at_obs_finish_reason(o, reason);
-}
 
 static void messages_response(struct at_obs *o, const cJSON *resp) {
   at_obs_set(o, &o->response_id, at_obs_str(o, resp, "id", "response"));
@@ -255,7 +237,7 @@ static void messages_response(struct at_obs *o, const cJSON *resp) {
   cJSON *m;
   cJSON *parts = at_msg_add(o, o->output, role ? role : "assistant", &m);
   content(o, parts, c, "response");
-  finish(o, m, at_obs_str(o, resp, "stop_reason", "response"));
+  at_obs_finish(o, m, at_obs_str(o, resp, "stop_reason", "response"));
   struct anthropic_usage au = {0};
   const cJSON *u = at_json_get(resp, "usage");
   read_usage(o, u, &au);
@@ -441,7 +423,7 @@ void at_anthropic_stream_end(struct msg_stream *s) {
     for (size_t i = 0; i < s->nblocks; i++)
       if (s->blocks[i].seen)
         emit_block(o, parts, &s->blocks[i]);
-    finish(o, m, s->stop_reason ? s->stop_reason : "error");
+    at_obs_finish(o, m, s->stop_reason ? s->stop_reason : "error");
   }
   apply_usage(o, &s->usage);
   at_note_usage_missing(o, 0);

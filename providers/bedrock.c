@@ -487,6 +487,16 @@ static int is_stream_action(const char *url) {
          ends_with(u.path, n, "/invoke-with-response-stream");
 }
 
+/* One Converse request message: its role and its content blocks. */
+static void cv_request_message(struct at_obs *o, const cJSON *m) {
+  const char *where = "request.messages[]";
+  const char *role = at_obs_message_role(o, m, where);
+  if (!role)
+    return;
+  cJSON *parts = at_msg_add(o, o->input, role, NULL);
+  cv_content(o, parts, at_json_get(m, "content"), where);
+}
+
 void at_bedrock_converse_request(struct at_obs *o, const cJSON *req) {
   at_bedrock_request_model(o);
   const cJSON *ic = at_obs_objv(o, req, "inferenceConfig", "request");
@@ -528,38 +538,10 @@ void at_bedrock_converse_request(struct at_obs *o, const cJSON *req) {
   } else if (system && !cJSON_IsArray(system)) {
     at_obs_parse_error(o, "request.system is not an array");
   }
-  const cJSON *msgs = at_obs_arr(o, req, "messages", "request");
-  if (!msgs) {
-    if (!at_json_get(req, "messages"))
-      at_obs_parse_error(o, "request has no messages");
-    return;
-  }
-  const cJSON *m;
-  cJSON_ArrayForEach(m, msgs) {
-    const char *where = "request.messages[]";
-    if (!cJSON_IsObject(m)) {
-      at_obs_parse_error(o, "%s is not an object", where);
-      continue;
-    }
-    const char *role = at_obs_str(o, m, "role", where);
-    if (!role) {
-      at_obs_parse_error(o, "%s has no role", where);
-      role = "user";
-    }
-    cJSON *parts = at_msg_add(o, o->input, role, NULL);
-    cv_content(o, parts, at_json_get(m, "content"), where);
-  }
+  at_obs_each_message(o, req, cv_request_message);
 }
 
 /* ---- Converse answer -------------------------------------------------- */
-
-static void finish(struct at_obs *o, cJSON *msg, const char *reason) {
-  if (!reason)
-    return;
-  if (msg && !cJSON_AddStringToObject(msg, "finish_reason", reason))
-    o->oom = 1;
-  at_obs_finish_reason(o, reason);
-}
 
 /* additionalModelResponseFields: Anthropic's stop_sequence. */
 static void response_extras(struct at_obs *o, const cJSON *extra) {
@@ -582,7 +564,7 @@ void at_bedrock_converse_response(struct at_obs *o, const cJSON *resp) {
   cJSON *parts = at_msg_add(o, o->output, role ? role : "assistant", &m);
   if (msg)
     cv_content(o, parts, at_json_get(msg, "content"), "response.message");
-  finish(o, m, at_obs_str(o, resp, "stopReason", "response"));
+  at_obs_finish(o, m, at_obs_str(o, resp, "stopReason", "response"));
   response_extras(o, at_json_get(resp, "additionalModelResponseFields"));
   struct bedrock_usage bu = {0};
   at_bedrock_usage_read(o, at_json_get(resp, "usage"), &bu, "response.usage");
@@ -773,7 +755,7 @@ void at_bedrock_cv_end(struct cv_stream *s) {
     for (size_t i = 0; i < s->nblocks; i++)
       if (s->blocks[i].seen)
         cv_emit(o, parts, &s->blocks[i]);
-    finish(o, m, s->stop_reason ? s->stop_reason : "error");
+    at_obs_finish(o, m, s->stop_reason ? s->stop_reason : "error");
   }
   at_bedrock_usage_apply(o, &s->usage);
   for (size_t i = 0; i < s->nblocks; i++) {

@@ -280,14 +280,6 @@ static void invoke_request(struct at_obs *o, const cJSON *req) {
 
 /* ---- plain answers ---------------------------------------------------- */
 
-static void finish(struct at_obs *o, cJSON *msg, const char *reason) {
-  if (!reason)
-    return;
-  if (msg && !cJSON_AddStringToObject(msg, "finish_reason", reason))
-    o->oom = 1;
-  at_obs_finish_reason(o, reason);
-}
-
 static cJSON *output_message(struct at_obs *o, cJSON **msg) {
   if (!o->output)
     o->output = cJSON_CreateArray();
@@ -305,7 +297,7 @@ static void text_choice(struct at_obs *o, const char *text,
   cJSON *m;
   cJSON *parts = output_message(o, &m);
   at_part_text(o, parts, "text", text ? text : "", text ? strlen(text) : 0);
-  finish(o, m, reason);
+  at_obs_finish(o, m, reason);
 }
 
 static void count_into(struct at_obs *o, const cJSON *obj, const char *key,
@@ -371,7 +363,7 @@ static void cohere_response(struct at_obs *o, const cJSON *resp) {
     at_part_tool_call_value(o, parts, NULL, at_json_str(tc, "name"),
                             at_json_get(tc, "parameters"));
   }
-  finish(o, m, at_obs_str(o, resp, "finish_reason", "response"));
+  at_obs_finish(o, m, at_obs_str(o, resp, "finish_reason", "response"));
   const cJSON *meta = at_json_get(resp, "meta");
   const cJSON *bu = at_json_get(meta, "billed_units");
   count_into(o, bu, "input_tokens", AT_U_INPUT, "response.meta.billed_units");
@@ -750,7 +742,7 @@ static void generic_end(struct iv_stream *s) {
     cJSON *m;
     cJSON *parts = output_message(o, &m);
     at_part_text(o, parts, "text", s->text.ptr ? s->text.ptr : "", s->text.len);
-    finish(o, m, s->finish ? s->finish : "error");
+    at_obs_finish(o, m, s->finish ? s->finish : "error");
   }
   stream_usage(s);
 }

@@ -63,14 +63,6 @@ static void cohere_usage(struct at_obs *o, const cJSON *u, const char *where) {
   }
 }
 
-static void finish(struct at_obs *o, cJSON *msg, const char *reason) {
-  if (!reason)
-    return;
-  if (msg && !cJSON_AddStringToObject(msg, "finish_reason", reason))
-    o->oom = 1;
-  at_obs_finish_reason(o, reason);
-}
-
 /* p and k are Cohere's names for top_p and top_k. */
 static void sampling_params(struct at_obs *o, const cJSON *req,
                             const char *const *keys) {
@@ -214,19 +206,7 @@ static void v2_request(struct at_obs *o, const cJSON *req) {
   at_obs_set(o, &o->request_model, at_obs_str(o, req, "model", "request"));
   sampling_params(o, req, v2_params);
   request_documents(o, req);
-  const cJSON *msgs = at_obs_arr(o, req, "messages", "request");
-  if (!msgs) {
-    if (!at_json_get(req, "messages"))
-      at_obs_parse_error(o, "request has no messages");
-    return;
-  }
-  o->input = cJSON_CreateArray();
-  if (!o->input) {
-    o->oom = 1;
-    return;
-  }
-  const cJSON *m;
-  cJSON_ArrayForEach(m, msgs) v2_message(o, m);
+  at_obs_each_message(o, req, v2_message);
 }
 
 /* ---- chat v2: plain answer -------------------------------------------- */
@@ -240,7 +220,7 @@ static void v2_response(struct at_obs *o, const cJSON *resp) {
     cJSON *m;
     cJSON *parts = at_msg_add(o, o->output, role ? role : "assistant", &m);
     v2_assistant(o, parts, msg, "response.message");
-    finish(o, m, at_obs_str(o, resp, "finish_reason", "response"));
+    at_obs_finish(o, m, at_obs_str(o, resp, "finish_reason", "response"));
   } else if (!at_json_get(resp, "message")) {
     at_obs_parse_error(o, "response has no message");
   }
@@ -452,7 +432,7 @@ static void v2_stream(struct at_obs *o, const char *body, size_t len) {
         at_part_tool_call(o, parts, c->id, c->name,
                           c->args.ptr ? c->args.ptr : "", c->args.len);
     }
-    finish(o, m, s->reason ? s->reason : "error");
+    at_obs_finish(o, m, s->reason ? s->reason : "error");
   }
   at_note_usage_missing(o, 0);
   for (size_t i = 0; i < s->nblocks; i++)
@@ -620,7 +600,7 @@ static void v1_answer(struct at_obs *o, const cJSON *resp, const char *text,
   if (calls)
     v1_tool_calls(o, parts, calls, "response");
   const char *fr = at_obs_str(o, resp, "finish_reason", "response");
-  finish(o, m, fr ? fr : reason_override);
+  at_obs_finish(o, m, fr ? fr : reason_override);
   cohere_usage(o, at_json_get(resp, "meta"), "response.meta");
 }
 
@@ -797,7 +777,7 @@ static void v1_stream_run(struct at_obs *o, const char *body, size_t len,
                    s->text.len);
       if (calls)
         v1_tool_calls(o, parts, calls, "stream");
-      finish(o, m, reason ? reason : "error");
+      at_obs_finish(o, m, reason ? reason : "error");
     }
     if (!o->response_id)
       at_obs_set(o, &o->response_id, s->gen_id);
@@ -942,7 +922,7 @@ static void v1_generate_finish(struct v1_stream *s) {
     cJSON *parts = at_msg_add(o, o->output, "assistant", &m);
     at_part_text(o, parts, "text", s->gens[i].ptr ? s->gens[i].ptr : "",
                  s->gens[i].len);
-    finish(o, m, reason && s->ngens == 1 ? reason : "error");
+    at_obs_finish(o, m, reason && s->ngens == 1 ? reason : "error");
   }
 }
 

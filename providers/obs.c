@@ -173,3 +173,41 @@ void at_obs_first_output(struct at_obs *o, size_t offset) {
   if (o->completion_start_ns == 0)
     o->completion_start_ns = at_obs_time_at(o->ex, offset);
 }
+
+void at_obs_finish(struct at_obs *o, cJSON *msg, const char *reason) {
+  if (!reason)
+    return;
+  if (msg && !cJSON_AddStringToObject(msg, "finish_reason", reason))
+    o->oom = 1;
+  at_obs_finish_reason(o, reason);
+}
+
+void at_obs_each_message(struct at_obs *o, const cJSON *req,
+                         at_message_fn each) {
+  const cJSON *msgs = at_obs_arr(o, req, "messages", "request");
+  if (!msgs) {
+    if (!at_json_get(req, "messages"))
+      at_obs_parse_error(o, "request has no messages");
+    return;
+  }
+  if (!o->input && !(o->input = cJSON_CreateArray())) {
+    o->oom = 1;
+    return;
+  }
+  const cJSON *m;
+  cJSON_ArrayForEach(m, msgs) each(o, m);
+}
+
+const char *at_obs_message_role(struct at_obs *o, const cJSON *m,
+                                const char *where) {
+  if (!cJSON_IsObject(m)) {
+    at_obs_parse_error(o, "%s is not an object", where);
+    return NULL;
+  }
+  const char *role = at_obs_str(o, m, "role", where);
+  if (!role) {
+    at_obs_parse_error(o, "%s has no role", where);
+    role = "user";
+  }
+  return role;
+}

@@ -79,6 +79,22 @@ void at_obs_meta_str(struct at_obs *o, const char *key, const char *s);
 /* Append a finish reason (creating the array). */
 void at_obs_finish_reason(struct at_obs *o, const char *reason);
 
+/* A choice ended for `reason` (NULL: nothing to record): set it on its
+ * output message (when given) and append it to the record's reasons. */
+void at_obs_finish(struct at_obs *o, cJSON *msg, const char *reason);
+
+/* Walk the request's "messages" list: notes a missing or malformed list,
+ * makes o->input when it does not exist yet, and calls each(o, m) for
+ * every item in order. */
+typedef void (*at_message_fn)(struct at_obs *o, const cJSON *m);
+void at_obs_each_message(struct at_obs *o, const cJSON *req,
+                         at_message_fn each);
+
+/* The role of one request message: NULL (noted) when the item is not an
+ * object; "user" (noted) when it has no role. */
+const char *at_obs_message_role(struct at_obs *o, const cJSON *m,
+                                const char *where);
+
 /* When did response byte `offset` arrive? From the exchange's chunk marks;
  * falls back to the first-byte time, then the end time. */
 int64_t at_obs_time_at(const struct at_exchange *ex, size_t offset);

@@ -178,19 +178,7 @@ static void chat_message(struct at_obs *o, const cJSON *msg) {
 static void chat_request(struct at_obs *o, const cJSON *req) {
   at_obs_set(o, &o->request_model, at_obs_str(o, req, "model", "request"));
   top_params(o, req);
-  const cJSON *msgs = at_obs_arr(o, req, "messages", "request");
-  if (!msgs) {
-    if (!at_json_get(req, "messages"))
-      at_obs_parse_error(o, "request has no messages");
-    return;
-  }
-  o->input = cJSON_CreateArray();
-  if (!o->input) {
-    o->oom = 1;
-    return;
-  }
-  const cJSON *m;
-  cJSON_ArrayForEach(m, msgs) chat_message(o, m);
+  at_obs_each_message(o, req, chat_message);
 }
 
 /* ---- /api/generate request -------------------------------------------- */
@@ -259,14 +247,6 @@ static void final_counts(struct at_obs *o, const cJSON *obj) {
   }
 }
 
-static void finish(struct at_obs *o, cJSON *msg, const char *reason) {
-  if (!reason)
-    return;
-  if (msg && !cJSON_AddStringToObject(msg, "finish_reason", reason))
-    o->oom = 1;
-  at_obs_finish_reason(o, reason);
-}
-
 /* The finish reason of a plain answer: done_reason; an answer that says
  * it is not done was cut. Older servers (before 0.1.32) send no
  * done_reason: then there is none. */
@@ -302,7 +282,7 @@ static void chat_response(struct at_obs *o, const cJSON *resp) {
       at_part_text(o, parts, "text", content, strlen(content));
     if (calls)
       tool_call_parts(o, parts, calls, where);
-    finish(o, m, plain_reason(o, resp));
+    at_obs_finish(o, m, plain_reason(o, resp));
   }
   final_counts(o, resp);
   at_note_usage_missing(o, 0);
@@ -319,7 +299,7 @@ static void generate_response(struct at_obs *o, const cJSON *resp) {
     add_text_nonempty(o, parts, "reasoning", thinking);
     if (text)
       at_part_text(o, parts, "text", text, strlen(text));
-    finish(o, m, plain_reason(o, resp));
+    at_obs_finish(o, m, plain_reason(o, resp));
   } else if (!at_json_get(resp, "error")) {
     at_obs_parse_error(o, "response has no response text");
   }
@@ -467,7 +447,7 @@ static void ollama_stream(struct at_obs *o, const char *body, size_t len) {
       while (cJSON_GetArraySize(s->calls) > 0)
         cJSON_AddItemToArray(parts, cJSON_DetachItemFromArray(s->calls, 0));
     }
-    finish(o, m, s->reason ? s->reason : s->done ? NULL : "error");
+    at_obs_finish(o, m, s->reason ? s->reason : s->done ? NULL : "error");
   }
   at_note_usage_missing(o, 0);
   if (s->text.oom || s->thinking.oom)

@@ -283,19 +283,7 @@ static void chat_request(struct at_obs *o, const cJSON *req) {
   for (size_t i = 0; chat_params[i]; i++)
     at_obs_param(o, req, chat_params[i]);
   at_param_stop(o, req, "stop");
-  const cJSON *msgs = at_obs_arr(o, req, "messages", "request");
-  if (!msgs) {
-    if (!at_json_get(req, "messages"))
-      at_obs_parse_error(o, "request has no messages");
-    return;
-  }
-  o->input = cJSON_CreateArray();
-  if (!o->input) {
-    o->oom = 1;
-    return;
-  }
-  const cJSON *m;
-  cJSON_ArrayForEach(m, msgs) chat_message(o, m);
+  at_obs_each_message(o, req, chat_message);
 }
 
 static const char *const completion_params[] = {
