@@ -108,6 +108,10 @@ $(CLI): $(call obj,$(CLI_SRC) $(LIB_SRC))
 	$(Q)$(call say,LINK,$@)$(CC) -o $@ $^ $(LDFLAGS) -lcurl -lcjson -llmdb -lpthread -lm -lz \
 	  -lbrotlidec -lzstd
 
+# Keep every object: the unit-test pattern rule makes them intermediate,
+# and make would delete (and later rebuild) them.
+.SECONDARY:
+
 .SECONDEXPANSION:
 $(B)/tests/unit_%: $$(call obj,$$(wildcard tests/unit/$$*/*.c) $$(UNIT_DEPS_$$*))
 	@mkdir -p $(dir $@)
