@@ -13,6 +13,7 @@
 #include "spool/spool.h"
 #include "store.h"
 #include "term.h"
+#include "view_args.h"
 
 #define SHOW_COLS 100      /* lines are cut to fit this many columns */
 #define SHOW_MAX_DEPTH 16  /* deeper nodes are drawn at this indentation */
@@ -428,39 +429,13 @@ cJSON *show_json(const struct trace *t) {
 /* ---- the command ---- */
 
 int cmd_show(int argc, char **argv) {
-  static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
-                                       {"color", required_argument, NULL, 'c'},
-                                       {"colour", required_argument, NULL, 'c'},
-                                       {"spool", required_argument, NULL, 's'},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {NULL, 0, NULL, 0}};
-  int json = 0;
-  enum color_mode cm = COLOR_AUTO;
-  const char *spool_opt = NULL;
-  int c;
-  optind = 0;
-  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-    switch (c) {
-    case 'j':
-      json = 1;
-      break;
-    case 'c':
-      if (term_parse_color(optarg, &cm) != 0) {
-        cli_err("--color takes auto, always or never, not '%s'", optarg);
-        return CLI_USAGE;
-      }
-      break;
-    case 's':
-      spool_opt = optarg;
-      break;
-    case 'h':
-      fputs(show_usage, stdout);
-      return CLI_OK;
-    default:
-      fputs(show_usage, stderr);
-      return CLI_USAGE;
-    }
-  }
+  struct view_args va;
+  int done = view_args_parse(argc, argv, show_usage, &va);
+  if (done >= 0)
+    return done;
+  int json = va.json;
+  enum color_mode cm = va.color;
+  const char *spool_opt = va.spool;
   if (argc - optind > 1) {
     fputs(show_usage, stderr);
     return CLI_USAGE;

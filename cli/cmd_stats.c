@@ -13,6 +13,7 @@
 #include "spool/spool.h"
 #include "store.h"
 #include "term.h"
+#include "view_args.h"
 #include "upload.h"
 
 static const char stats_usage[] =
@@ -287,39 +288,13 @@ void stats_render(FILE *out, const cJSON *s, int color) {
 }
 
 int cmd_stats(int argc, char **argv) {
-  static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
-                                       {"color", required_argument, NULL, 'c'},
-                                       {"colour", required_argument, NULL, 'c'},
-                                       {"spool", required_argument, NULL, 's'},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {NULL, 0, NULL, 0}};
-  int json = 0;
-  enum color_mode cm = COLOR_AUTO;
-  const char *spool_opt = NULL;
-  int c;
-  optind = 0;
-  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-    switch (c) {
-    case 'j':
-      json = 1;
-      break;
-    case 'c':
-      if (term_parse_color(optarg, &cm) != 0) {
-        cli_err("--color takes auto, always or never, not '%s'", optarg);
-        return CLI_USAGE;
-      }
-      break;
-    case 's':
-      spool_opt = optarg;
-      break;
-    case 'h':
-      fputs(stats_usage, stdout);
-      return CLI_OK;
-    default:
-      fputs(stats_usage, stderr);
-      return CLI_USAGE;
-    }
-  }
+  struct view_args va;
+  int done = view_args_parse(argc, argv, stats_usage, &va);
+  if (done >= 0)
+    return done;
+  int json = va.json;
+  enum color_mode cm = va.color;
+  const char *spool_opt = va.spool;
   if (optind < argc) {
     fputs(stats_usage, stderr);
     return CLI_USAGE;
