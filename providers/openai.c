@@ -225,15 +225,9 @@ static void assistant_parts(struct at_obs *o, cJSON *parts, const cJSON *msg,
 
 static void chat_message(struct at_obs *o, const cJSON *msg) {
   const char *where = "request.messages[]";
-  if (!cJSON_IsObject(msg)) {
-    at_obs_parse_error(o, "%s is not an object", where);
+  const char *role = at_obs_message_role(o, msg, where);
+  if (!role)
     return;
-  }
-  const char *role = at_obs_str(o, msg, "role", where);
-  if (!role) {
-    at_obs_parse_error(o, "%s has no role", where);
-    role = "user";
-  }
   cJSON *m;
   cJSON *parts = at_msg_add(o, o->input, role, &m);
   if (!parts)
