@@ -8,11 +8,44 @@
 #include "providers/exchange.h"
 #include "providers/providers.h"
 
+/* What a capture carries. Only AT_CAPTURE_EXCHANGE has an exchange; the
+ * others are context events the nesting engine needs (docs/nesting.md). */
+enum at_capture_kind {
+  AT_CAPTURE_EXCHANGE = 0, /* one HTTP exchange (ex, match, buffers) */
+  AT_CAPTURE_SPAWN,        /* the thread started a child process: span_id
+                              was handed to the child in TRACEPARENT;
+                              method holds the program (argv[0]) */
+  AT_CAPTURE_THREAD        /* a thread was created (origin below) */
+};
+
+/* Return addresses of the calling thread, innermost first, taken on the
+ * app's thread when the exchange started (or the event happened); the core
+ * symbolizes them later (core_symbolize.h). nstack 0: none taken. */
+#define AT_STACK_MAX 48
+
+/* Where a thread came from: the thread that called pthread_create() and
+ * its stack and time at that call. creator_tid 0: unknown (the main
+ * thread, or a thread created before the shim was active). */
+struct at_thread_origin {
+  int creator_tid;
+  int64_t created_ns;
+  uintptr_t stack[AT_STACK_MAX];
+  unsigned nstack;
+};
+
 struct at_capture {
   struct at_capture *next; /* queue link */
+  int kind;                /* enum at_capture_kind */
   struct at_exchange ex;   /* its pointers point into the buffers below */
   struct at_match match;   /* decided on the app's thread */
   int tid;                 /* thread that made the call */
+  int64_t t_ns;            /* event time (AT_CAPTURE_SPAWN/_THREAD) */
+  uintptr_t stack[AT_STACK_MAX];
+  unsigned nstack;
+  struct at_thread_origin origin; /* of tid (AT_CAPTURE_THREAD; may also
+                                     be set on an exchange) */
+  char span_id[17];               /* AT_CAPTURE_SPAWN: the span the child
+                                     nests under (16 hex digits) */
   /* owned memory (free()d by at_capture_free) */
   char *method, *url, *req_headers, *req_body, *resp_headers, *resp_body;
   char *error_msg;
