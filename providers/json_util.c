@@ -1,5 +1,6 @@
 /* json_util: cJSON and text helpers shared by the parsers. */
 #include "json_util.h"
+#include "json_read.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +35,7 @@ cJSON *at_json_parse(const char *s, size_t len) {
   if (!s || len == 0)
     return NULL;
   const char *end = NULL;
-  cJSON *v = cJSON_ParseWithLengthOpts(s, len, &end, 0);
+  cJSON *v = at_json_read(s, len, &end);
   if (!v)
     return NULL;
   /* cJSON stops after the first value; anything but whitespace after it
@@ -64,18 +65,23 @@ int at_json_add_copy(cJSON *obj, const char *key, const cJSON *v) {
 }
 
 cJSON *at_json_add_strn(cJSON *obj, const char *key, const char *s, size_t n) {
-  char stackbuf[256];
-  char *tmp = n < sizeof stackbuf ? stackbuf : malloc(n + 1);
-  if (!tmp)
+  /* One allocation and one copy, straight into the node's string:
+   * message contents run to many kilobytes, and going through a
+   * NUL-terminated temporary and cJSON_CreateString copied them twice. The
+   * memory comes from cJSON's allocator, so cJSON_Delete frees it. */
+  char *text = cJSON_malloc(n + 1);
+  if (!text)
     return NULL;
   if (n)
-    memcpy(tmp, s, n);
-  tmp[n] = '\0';
-  cJSON *item = cJSON_CreateString(tmp);
-  if (tmp != stackbuf)
-    free(tmp);
-  if (!item)
+    memcpy(text, s, n);
+  text[n] = '\0';
+  cJSON *item = cJSON_CreateNull();
+  if (!item) {
+    cJSON_free(text);
     return NULL;
+  }
+  item->type = cJSON_String;
+  item->valuestring = text;
   if (key)
     cJSON_AddItemToObject(obj, key, item);
   else

@@ -1,5 +1,6 @@
 /* jsontok: a validating, tree-less JSON tokenizer (see jsontok.h). */
 #include "jsontok.h"
+#include "json_read.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -514,5 +515,5 @@ cJSON *jt_cjson(const struct jt *j, int i) {
   if (jt_type(j, i) == 0)
     return NULL;
   const struct jt_tok *t = &j->t[i];
-  return cJSON_ParseWithLength(j->s + t->start, t->end - t->start);
+  return at_json_read(j->s + t->start, t->end - t->start, NULL);
 }

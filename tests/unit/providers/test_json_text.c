@@ -1,0 +1,172 @@
+/* json_read and json_write: the fast paths between JSON text and cJSON
+ * trees must give what cJSON itself gives. */
+#include <criterion/criterion.h>
+#include <locale.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/dynbuf.h"
+#include "providers/json_read.h"
+#include "providers/json_write.h"
+
+/* Parse with both parsers: same acceptance, equal trees, and our printer
+ * prints exactly what cJSON prints. */
+static void same_as_cjson(const char *text) {
+  size_t len = strlen(text);
+  const char *end_ours = NULL, *end_theirs = NULL;
+  cJSON *ours = at_json_read(text, len, &end_ours);
+  cJSON *theirs = cJSON_ParseWithLengthOpts(text, len, &end_theirs, 0);
+  cr_assert_eq(ours != NULL, theirs != NULL, "acceptance differs on %s", text);
+  if (!theirs)
+    return;
+  /* cJSON_Compare looks members up by name, which duplicate keys defeat:
+   * compare what cJSON prints of each tree instead. */
+  char *want = cJSON_PrintUnformatted(theirs);
+  char *mine = cJSON_PrintUnformatted(ours);
+  cr_expect_str_eq(mine, want, "trees differ on %s", text);
+  cJSON_free(mine);
+  struct dynbuf b;
+  dynbuf_init(&b, 1 << 20);
+  cr_assert_eq(at_json_write(&b, ours), 0);
+  cr_expect_str_eq(b.ptr, want);
+  cr_expect_eq(strlen(b.ptr), b.len);
+  dynbuf_free(&b);
+  cJSON_free(want);
+  cJSON_Delete(ours);
+  cJSON_Delete(theirs);
+}
+
+Test(json_text, values_like_cjson) {
+  const char *cases[] = {
+      "{}",
+      "[]",
+      " \t\r\n{ \"a\" : [ 1 , 2 , { } , [ ] ] } ",
+      "{\"a\":\"b\",\"a\":\"dup kept in order\"}",
+      "\"just a string\"",
+      "0",
+      "-0",
+      "123456789012345",
+      "1234567890123456789",
+      "-42.5e-3",
+      "1E400",
+      "0.1",
+      "0.30000000000000004",
+      "1e15",
+      "999999999999999",
+      "-999999999999999",
+      "1e16",
+      "2147483648",
+      "[1e-7,1e300,-1.5e-300,5e-324]",
+      "3.141592653589793",
+      "[true,false,null]",
+      "{\"esc\":\"q\\\" b\\\\ s\\/ \\b\\f\\n\\r\\t\"}",
+      "\"\\u00e9\\u4e2d\\ud83d\\ude00\"",
+      "\"raw \xc3\xa9 utf-8\"",
+      "\"ctl \x01 byte\"",
+      "\"ends in backslash pair \\\\\"",
+      "\"\\\\\\\"\"",
+      "{\"n\":2147483647,\"m\":2147483648,\"k\":-2147483649}",
+      "\xEF\xBB\xBF{\"bom\":1}",
+      "[1,2",
+      "{\"a\" 1}",
+      "{\"a\":1,}",
+      "[1 2]",
+      "\"unterminated",
+      "\"bad \\x escape\"",
+      "\"short \\u12\"",
+      "tru",
+      "nul",
+      "",
+      "-",
+      "[-]",
+      "{\"a\":01}",
+      "[1.5.5]",
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    same_as_cjson(cases[i]);
+}
+
+Test(json_text, end_points_past_the_value) {
+  const char *t = "{\"a\":1}  trailing";
+  const char *end = NULL;
+  cJSON *v = at_json_read(t, strlen(t), &end);
+  cr_assert_not_null(v);
+  cr_expect_eq(end, t + 7);
+  cJSON_Delete(v);
+}
+
+Test(json_text, lone_surrogates_become_replacement_chars) {
+  const char *t = "[\"a\\ud800b\",\"\\udc00\"]";
+  cJSON *v = at_json_read(t, strlen(t), NULL);
+  cr_assert_not_null(v);
+  cr_expect_str_eq(cJSON_GetArrayItem(v, 0)->valuestring, "a\xEF\xBF\xBD"
+                                                          "b");
+  cr_expect_str_eq(cJSON_GetArrayItem(v, 1)->valuestring, "\xEF\xBF\xBD");
+  cJSON_Delete(v);
+}
+
+Test(json_text, nesting_limit_is_cjsons) {
+  static char deep[2 * 1001 + 1];
+  memset(deep, '[', 1000);
+  memset(deep + 1000, ']', 1000);
+  deep[2000] = '\0';
+  cJSON *v = at_json_read(deep, 2000, NULL);
+  cr_expect_not_null(v);
+  cJSON_Delete(v);
+  memset(deep, '[', 1001);
+  memset(deep + 1001, ']', 1001);
+  deep[2002] = '\0';
+  cr_expect_null(at_json_read(deep, 2002, NULL));
+}
+
+Test(json_text, long_strings_and_escapes_round_trip) {
+  size_t n = 100000;
+  char *s = malloc(n + 1);
+  cr_assert_not_null(s);
+  for (size_t i = 0; i < n; i++)
+    s[i] = "ab\"c\\d\ne\x1f f\xc3\xa9"[i % 14];
+  s[n] = '\0';
+  cJSON *str = cJSON_CreateString(s);
+  char *text = cJSON_PrintUnformatted(str);
+  struct dynbuf b;
+  dynbuf_init(&b, 1 << 24);
+  cr_assert_eq(at_json_write(&b, str), 0);
+  cr_expect_str_eq(b.ptr, text);
+  cJSON *back = at_json_read(b.ptr, b.len, NULL);
+  cr_assert_not_null(back);
+  cr_expect_str_eq(back->valuestring, s);
+  dynbuf_free(&b);
+  cJSON_free(text);
+  cJSON_Delete(back);
+  cJSON_Delete(str);
+  free(s);
+}
+
+Test(json_text, writer_reports_the_cap) {
+  cJSON *v = cJSON_CreateString("0123456789abcdef0123456789");
+  struct dynbuf b;
+  dynbuf_init(&b, 10);
+  cr_expect_eq(at_json_write(&b, v), -1);
+  cr_expect(b.truncated);
+  dynbuf_free(&b);
+  cJSON_Delete(v);
+}
+
+/* A locale whose decimal point is ',' must not leak into JSON. */
+Test(json_text, decimal_comma_locale) {
+  if (!setlocale(LC_NUMERIC, "de_DE.UTF-8") &&
+      !setlocale(LC_NUMERIC, "fr_FR.UTF-8") &&
+      !setlocale(LC_NUMERIC, "C.UTF-8"))
+    cr_skip_test("no locale to switch to");
+  const char *t = "[0.25,1e-7]";
+  cJSON *v = at_json_read(t, strlen(t), NULL);
+  cr_assert_not_null(v);
+  cr_expect_float_eq(cJSON_GetArrayItem(v, 0)->valuedouble, 0.25, 1e-12);
+  struct dynbuf b;
+  dynbuf_init(&b, 1024);
+  cr_assert_eq(at_json_write(&b, v), 0);
+  cr_expect_str_eq(b.ptr, "[0.25,1e-07]");
+  dynbuf_free(&b);
+  cJSON_Delete(v);
+  setlocale(LC_NUMERIC, "C");
+}
