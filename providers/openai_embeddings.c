@@ -1,10 +1,14 @@
 /* openai_embeddings: /v1/embeddings (OpenAI, Azure, Mistral, Together, ...).
  * The input texts are kept; the vectors never are: output is only how many
- * vectors came back and their dimension. */
+ * vectors came back and their dimension. Bodies reach this parser with
+ * long number arrays already replaced by placeholders (parsers.h,
+ * at_json_devector), so a response of many vectors costs no tree of
+ * numbers. */
 #include <string.h>
 
 #include "json_util.h"
 #include "parsers.h"
+#include "retrievers.h"
 
 static void add_input(struct at_obs *o, const cJSON *v) {
   if (cJSON_IsString(v)) {
@@ -14,12 +18,18 @@ static void add_input(struct at_obs *o, const cJSON *v) {
     o->oom |= !s;
     return;
   }
-  if (cJSON_IsArray(v) || cJSON_IsNumber(v)) {
+  /* A long token-id array arrives as parse.c's vector placeholder. */
+  int placeholder = cJSON_GetObjectItemCaseSensitive(v, "$autotrace_vector")
+                        ? at_ret_vector_dims(v)
+                        : -1;
+  if (cJSON_IsArray(v) || cJSON_IsNumber(v) || placeholder > 0) {
     /* token ids: only how many */
+    int count = placeholder > 0 ? placeholder
+                : cJSON_IsArray(v) ? cJSON_GetArraySize(v)
+                                   : 1;
     cJSON *t = cJSON_CreateObject();
     if (!t || !cJSON_AddStringToObject(t, "type", "tokens") ||
-        !cJSON_AddNumberToObject(
-            t, "count", cJSON_IsArray(v) ? cJSON_GetArraySize(v) : 1)) {
+        !cJSON_AddNumberToObject(t, "count", count)) {
       cJSON_Delete(t);
       o->oom = 1;
       return;
@@ -62,8 +72,8 @@ static void embeddings_response(struct at_obs *o, const cJSON *resp) {
     int64_t dims = -1;
     const cJSON *first = cJSON_GetArrayItem(data, 0);
     const cJSON *vec = at_json_get(first, "embedding");
-    if (cJSON_IsArray(vec))
-      dims = cJSON_GetArraySize(vec);
+    if (cJSON_IsArray(vec) || cJSON_IsObject(vec))
+      dims = at_ret_vector_dims(vec); /* or parse.c's placeholder */
     else if (cJSON_IsString(vec)) /* encoding_format=base64: float32s */
       dims = (int64_t)(at_base64_decoded_size(vec->valuestring,
                                               strlen(vec->valuestring)) /

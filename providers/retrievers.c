@@ -365,5 +365,5 @@ done:
 
 int at_devector_parser(const struct at_api_parser *p) {
   return !strcmp(p->type, "retriever") || p == &at_ollama_embed_parser ||
-         p == &at_cohere_embed_parser;
+         p == &at_cohere_embed_parser || p == &at_openai_embeddings_parser;
 }

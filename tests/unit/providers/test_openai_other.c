@@ -1,5 +1,6 @@
 /* OpenAI legacy completions, embeddings and the Responses API. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -284,5 +285,44 @@ Test(openai_responses, failed_incomplete_and_error_event) {
   cr_expect_str_eq(jstr(r, "metadata.parse_error"),
                    "stream ended before response.completed");
   cr_expect_str_eq(jstr(r, "response_id"), "resp_e");
+  cJSON_Delete(r);
+}
+
+/* Vectors and token-id arrays longer than 16 numbers reach the parser as
+ * parse.c's placeholders: the counts must come out the same. */
+Test(openai_embeddings, long_vectors_and_token_arrays) {
+  char req[4096], resp[8192];
+  int n = snprintf(req, sizeof req,
+                   "{\"model\":\"text-embedding-3-small\",\"input\":[[");
+  for (int i = 0; i < 40; i++)
+    n += snprintf(req + n, sizeof req - (size_t)n, "%s%d", i ? "," : "",
+                  1000 + i);
+  n += snprintf(req + n, sizeof req - (size_t)n, "],[7,8,9]]}");
+  n = snprintf(resp, sizeof resp,
+               "{\"object\":\"list\",\"model\":\"text-embedding-3-small\","
+               "\"data\":[");
+  for (int v = 0; v < 3; v++) {
+    n += snprintf(resp + n, sizeof resp - (size_t)n,
+                  "%s{\"object\":\"embedding\",\"index\":%d,\"embedding\":[",
+                  v ? "," : "", v);
+    for (int i = 0; i < 256; i++)
+      n += snprintf(resp + n, sizeof resp - (size_t)n, "%s-0.0%d", i ? "," : "",
+                    i % 97 + 1);
+    n += snprintf(resp + n, sizeof resp - (size_t)n, "]}");
+  }
+  snprintf(resp + n, sizeof resp - (size_t)n,
+           "],\"usage\":{\"prompt_tokens\":43,\"total_tokens\":43}}");
+  struct at_exchange ex =
+      fx_exchange("https://api.openai.com/v1/embeddings", req, resp, 200, NULL);
+  cJSON *r = fx_parse(&ex);
+  cr_expect_str_eq(jstr(r, "level"), "DEFAULT");
+  cr_expect_null(jget(r, "metadata.parse_error"), "%s",
+                 jstr(r, "metadata.parse_error"));
+  cr_assert_eq(jsize(r, "input"), 2);
+  cr_expect_str_eq(jstr(r, "input.0.type"), "tokens");
+  cr_expect_eq(jnum(r, "input.0.count"), 40);
+  cr_expect_eq(jnum(r, "input.1.count"), 3);
+  cr_expect_eq(jnum(r, "output.count"), 3);
+  cr_expect_eq(jnum(r, "output.dimensions"), 256);
   cJSON_Delete(r);
 }
