@@ -5,6 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #define JT_MAX_TOKENS (1u << 20)
 #define JT_MAX_DEPTH 128
 
@@ -14,7 +18,106 @@ void jt_init(struct jt *j) {
 
 void jt_free(struct jt *j) {
   free(j->t);
+  free(j->prev);
   memset(j, 0, sizeof(*j));
+}
+
+/* ---- prefix memo -------------------------------------------------------
+ *
+ * The events of one stream repeat their opening bytes ({"id":"chatcmpl-..",
+ * "object":"chat.completion.chunk","created":..,"model":..,"choices":[{
+ * "index":0,"delta":{"content":"), which is most of each event. From its
+ * second text on, a jt keeps a copy of the text it parsed and checkpoints
+ * (position, tokens done, open containers) where values begin; the next
+ * parse finds how many leading bytes it shares with that copy and resumes
+ * from the last checkpoint inside them. The tokens before a checkpoint
+ * depend only on the bytes before it (and the one at it, looked at to see
+ * whether a container is empty), so they are reused as they are; the open
+ * containers get their end when they close, as in a fresh parse. A jt that
+ * parses once pays nothing for this; long texts are not memoised. */
+
+#define JT_MEMO_MAX (64u << 10)
+#define JT_CKPT_DEPTH 8
+
+static size_t common_prefix(const char *a, const char *b, size_t n) {
+  size_t i = 0;
+#ifdef __SSE2__
+  while (i + 16 <= n) {
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(a + i));
+    __m128i y = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
+    unsigned same = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, y));
+    if (same != 0xFFFF)
+      return i + (size_t)__builtin_ctz(~same);
+    i += 16;
+  }
+#endif
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) &&                            \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  while (i + 8 <= n) {
+    uint64_t x, y;
+    memcpy(&x, a + i, 8);
+    memcpy(&y, b + i, 8);
+    if (x != y)
+      return i + ((size_t)__builtin_ctzll(x ^ y) >> 3);
+    i += 8;
+  }
+#endif
+  while (i < n && a[i] == b[i])
+    i++;
+  return i;
+}
+
+static inline void checkpoint(struct jt *j, size_t pos, const uint32_t *stack,
+                              int depth) {
+  if (j->nck == JT_CKPT_MAX || depth > JT_CKPT_DEPTH)
+    return;
+  struct jt_ckpt *c = &j->ck[j->nck++];
+  c->pos = (uint32_t)pos;
+  c->ntok = (uint32_t)j->n;
+  c->depth = (uint8_t)depth;
+  c->stack_at = (uint32_t)j->nckstack;
+  for (int d = 0; d < depth; d++) /* a few entries: no memcpy call */
+    j->ckstack[j->nckstack + (size_t)d] = stack[d];
+  j->nckstack += (size_t)depth;
+}
+
+/* The checkpoint to resume s from, or NULL: the last one before the end of
+ * the prefix s shares with the previous text. Checkpoints after it are
+ * dropped (the resumed parse records them again). */
+static const struct jt_ckpt *resume_point(struct jt *j, const char *s,
+                                          size_t len) {
+  if (!j->prev_ok || !j->nck)
+    return NULL;
+  size_t l = common_prefix(j->prev, s, len < j->prev_len ? len : j->prev_len);
+  size_t k = j->nck;
+  while (k && j->ck[k - 1].pos >= l)
+    k--;
+  if (!k)
+    return NULL;
+  const struct jt_ckpt *c = &j->ck[k - 1];
+  j->nck = k - 1;
+  j->nckstack = c->stack_at;
+  return c;
+}
+
+/* After a parse: keep a copy of the text for the next one. */
+static void remember(struct jt *j, const char *s, size_t len, int ok) {
+  j->prev_ok = 0;
+  if (!ok)
+    return;
+  if (len > j->prev_cap) {
+    size_t cap = j->prev_cap ? j->prev_cap : 256;
+    while (cap < len)
+      cap *= 2;
+    char *p = realloc(j->prev, cap);
+    if (!p)
+      return;
+    j->prev = p;
+    j->prev_cap = cap;
+  }
+  memcpy(j->prev, s, len);
+  j->prev_len = len;
+  j->prev_ok = 1;
 }
 
 static int grow(struct jt *j) {
@@ -62,6 +165,26 @@ static inline int scan_string(const char *s, size_t len, size_t *i,
                               int *escaped) {
   size_t k = *i + 1;
   while (k < len) {
+#ifdef __SSE2__
+    /* Sixteen bytes at a time: the first '"', backslash or control
+     * character (x <= 0x1F exactly when min(x, 0x1F) == x). */
+    {
+      const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'),
+                    top_ctl = _mm_set1_epi8(0x1F);
+      while (k + 16 <= len) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + k));
+        __m128i bad = _mm_or_si128(
+            _mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash)),
+            _mm_cmpeq_epi8(_mm_min_epu8(x, top_ctl), x));
+        unsigned m = (unsigned)_mm_movemask_epi8(bad);
+        if (m) {
+          k += (size_t)__builtin_ctz(m);
+          goto found;
+        }
+        k += 16;
+      }
+    }
+#endif
 #if defined(__GNUC__) && defined(__BYTE_ORDER__) &&                            \
     __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     /* The common case, eight bytes at a time: find the first '"',
@@ -85,6 +208,9 @@ static inline int scan_string(const char *s, size_t len, size_t *i,
     while (k < len && s[k] != '"' && s[k] != '\\' &&
            (unsigned char)s[k] >= 0x20)
       k++;
+#ifdef __SSE2__
+  found:
+#endif
     if (k >= len)
       break;
     unsigned char c = (unsigned char)s[k];
@@ -169,7 +295,7 @@ static inline int close_top(struct jt *j, const uint32_t *stack, int *depth,
   return 0;
 }
 
-int jt_parse(struct jt *j, const char *s, size_t len) {
+static int tokenize(struct jt *j, const char *s, size_t len, int memo) {
   uint32_t stack[JT_MAX_DEPTH];
   int depth = 0, idx, esc;
   size_t i = 0;
@@ -179,10 +305,24 @@ int jt_parse(struct jt *j, const char *s, size_t len) {
   j->n = 0;
   if (!s || len >= UINT32_MAX)
     return len ? -2 : -1;
+  if (memo) {
+    const struct jt_ckpt *ck = resume_point(j, s, len);
+    if (ck) {
+      i = ck->pos;
+      j->n = ck->ntok;
+      depth = ck->depth;
+      for (int d = 0; d < depth; d++)
+        stack[d] = j->ckstack[ck->stack_at + (size_t)d];
+    } else {
+      j->nck = j->nckstack = 0;
+    }
+  }
   /* A small state machine written with labels: value, key, after. Every
    * step consumes input or closes a container, so it ends within len
    * steps. */
 value:
+  if (memo)
+    checkpoint(j, i, stack, depth);
   i = skip_ws(s, i, len);
   if (i >= len)
     return -1;
@@ -219,7 +359,13 @@ value:
   case 'n': {
     const char *lit = c == 't' ? "true" : c == 'f' ? "false" : "null";
     size_t n = c == 'f' ? 5 : 4;
-    if (len - i < n || memcmp(s + i, lit, n) != 0)
+    if (len - i < n)
+      return -1;
+    /* four bytes at once ("alse" for false): no memcmp call per literal */
+    uint32_t want, got;
+    memcpy(&want, lit + n - 4, 4);
+    memcpy(&got, s + i + n - 4, 4);
+    if (want != got)
       return -1;
     idx = push(j, c == 't' ? JT_TRUE : c == 'f' ? JT_FALSE : JT_NULL, i);
     if (idx < 0)
@@ -278,6 +424,17 @@ after:
   return -1;
 }
 
+int jt_parse(struct jt *j, const char *s, size_t len) {
+  /* The memo starts with a jt's second text: one-shot parses skip it. */
+  int memo = j->parses++ > 0 && s && len <= JT_MEMO_MAX;
+  int r = tokenize(j, s, len, memo);
+  if (memo)
+    remember(j, s, len, r == 0);
+  else
+    j->prev_ok = 0;
+  return r;
+}
+
 /* Short key compares: a loop the compiler keeps inline beats a call. */
 static inline int same(const char *a, const char *b, size_t n) {
   for (size_t i = 0; i < n; i++)
@@ -322,25 +479,56 @@ int jt_getn(const struct jt *j, int obj, const char *key, size_t klen) {
   return -1;
 }
 
+/* The signature of a member name (as JT_KEY computes it for keys): its
+ * first eight bytes, zero-padded, with its length in the top byte. Names
+ * with different signatures differ. */
+static inline uint64_t name_sig(const struct jt *j, const char *p, size_t n) {
+  uint64_t w = 0;
+  if (p + 8 <= j->s + j->len) {
+    memcpy(&w, p, 8);
+    if (n < 8)
+      w &= (1ull << (8 * n)) - 1; /* n == 0 gives 0 */
+  } else {
+    for (size_t i = 0; i < n && i < 8; i++)
+      w |= (uint64_t)(unsigned char)p[i] << (8 * i);
+  }
+  return w ^ ((uint64_t)n << 56);
+}
+
 void jt_pick(const struct jt *j, int obj, const struct jt_key *keys,
              size_t nkeys, int *out) {
+  /* Runs several times per stream event: each member name is compared
+   * with every wanted key by one word (signature), bytes only on a match,
+   * and the walk stops once every key is found. */
   for (size_t i = 0; i < nkeys; i++)
     out[i] = -1;
   if (jt_type(j, obj) != JT_OBJECT)
     return;
+  size_t missing = nkeys;
   uint32_t end = j->t[obj].next;
-  for (uint32_t k = (uint32_t)obj + 1; k < end; k = j->t[k + 1].next) {
+  for (uint32_t k = (uint32_t)obj + 1; k < end && missing;
+       k = j->t[k + 1].next) {
     const struct jt_tok *t = &j->t[k];
     if (j->t[k + 1].type == JT_NULL)
       continue;
     const char *raw = j->s + t->start + 1;
     size_t n = t->end - t->start - 2;
+    if (t->escaped) {
+      for (size_t i = 0; i < nkeys; i++)
+        if (out[i] < 0 && jt_eq(j, (int)k, keys[i].name)) {
+          out[i] = (int)k + 1;
+          missing--;
+          break;
+        }
+      continue;
+    }
+    uint64_t ms = name_sig(j, raw, n);
     for (size_t i = 0; i < nkeys; i++) {
-      if (out[i] >= 0 || n != keys[i].len)
+      if (keys[i].sig != ms || out[i] >= 0)
         continue;
-      if (t->escaped ? jt_eq(j, (int)k, keys[i].name)
-                     : same(raw, keys[i].name, n)) {
+      if (n <= 8 || same(raw + 8, keys[i].name + 8, n - 8)) {
         out[i] = (int)k + 1;
+        missing--;
         break;
       }
     }

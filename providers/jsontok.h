@@ -36,11 +36,33 @@ struct jt_tok {
   uint8_t escaped;     /* a string holding backslash escapes */
 };
 
+/* A point of a parse where it can resume: about to read a value at pos,
+ * with ntok tokens done and `depth` containers open (their token indexes
+ * are stack[stack_at .. stack_at + depth) of the checkpoint pool). */
+struct jt_ckpt {
+  uint32_t pos, ntok, stack_at;
+  uint8_t depth;
+};
+
+#define JT_CKPT_MAX 32
+
 struct jt {
   const char *s;
   size_t len;
   struct jt_tok *t;
   size_t n, cap;
+  /* Prefix memo (jsontok.c, jt_parse): the events of one stream mostly
+   * begin with the same bytes (ids, model, the path to the delta), so a
+   * parse resumes from the last checkpoint inside the prefix it shares
+   * with the previous text instead of tokenizing it again. */
+  unsigned parses; /* texts parsed with this jt */
+  char *prev;      /* copy of the previous text (parses >= 2) */
+  size_t prev_len, prev_cap;
+  int prev_ok; /* the previous parse succeeded */
+  struct jt_ckpt ck[JT_CKPT_MAX];
+  size_t nck;
+  uint32_t ckstack[JT_CKPT_MAX * 8];
+  size_t nckstack;
 };
 
 void jt_init(struct jt *j);
@@ -61,14 +83,27 @@ int jt_getn(const struct jt *j, int obj, const char *key, size_t klen);
  * "" pastes make anything but a literal a compile error). */
 #define JT_GET(j, obj, key) jt_getn((j), (obj), "" key "", sizeof(key) - 1)
 
-/* Several members in one pass over obj: out[i] receives the value token
+/* Several members in one pass over obj (keys built with JT_KEY only: the
+ * signature is what is compared first): out[i] receives the value token
  * of keys[i] (-1 when absent or null; the first occurrence wins). */
 struct jt_key {
   const char *name;
   size_t len;
+  uint64_t sig; /* first 8 bytes (zero-padded) ^ len << 56: JT_KEY makes it */
 };
+#define JT_KEY_C(lit, i)                                                       \
+  ((uint64_t)(unsigned char)((i) < sizeof(lit) - 1                             \
+                                 ? (lit)[(i) < sizeof(lit) ? (i) : 0]          \
+                                 : 0)                                          \
+   << (8 * (i)))
 #define JT_KEY(lit)                                                            \
-  { "" lit "", sizeof(lit) - 1 }
+  {                                                                            \
+    "" lit "", sizeof(lit) - 1,                                                \
+        (JT_KEY_C(lit, 0) | JT_KEY_C(lit, 1) | JT_KEY_C(lit, 2) |              \
+         JT_KEY_C(lit, 3) | JT_KEY_C(lit, 4) | JT_KEY_C(lit, 5) |              \
+         JT_KEY_C(lit, 6) | JT_KEY_C(lit, 7)) ^                                \
+            ((uint64_t)(sizeof(lit) - 1) << 56)                                \
+  }
 void jt_pick(const struct jt *j, int obj, const struct jt_key *keys,
              size_t nkeys, int *out);
 

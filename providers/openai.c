@@ -470,7 +470,11 @@ struct chat_stream {
   int done;       /* data: [DONE] seen */
   int bad_events; /* events whose data was not JSON */
   size_t events;
+  unsigned meta_seen; /* META_* bits: metadata strings already copied */
 };
+
+/* Stream metadata copied from the first event that has it. */
+enum { META_FINGERPRINT = 1, META_TIER = 2 };
 
 static void buf_init(struct dynbuf *b) {
   dynbuf_init(b, AT_ASSEMBLED_MAX);
@@ -652,11 +656,15 @@ static void stream_choice(struct chat_stream *s, int ch, int pos,
 }
 
 /* A string member (token tok) copied to metadata the first time it is
- * seen. */
+ * seen; a bit in *seen, not a lookup in the metadata object, says so: this
+ * runs for every event. */
 static void meta_once(struct at_obs *o, const struct jt *j, int tok,
-                      const char *key) {
+                      const char *key, unsigned *seen, unsigned bit) {
   char buf[256];
-  if (tok < 0 || cJSON_GetObjectItemCaseSensitive(o->meta, key))
+  if (tok < 0 || (*seen & bit))
+    return;
+  *seen |= bit;
+  if (cJSON_GetObjectItemCaseSensitive(o->meta, key))
     return;
   at_obs_meta_str(o, key, jt_strbuf(j, tok, buf, sizeof buf));
 }
@@ -732,8 +740,9 @@ static int chat_event(const struct at_sse_event *ev, void *arg) {
     if (m && m[0])
       at_obs_set(o, &o->response_model, m);
   }
-  meta_once(o, j, rv[R_FINGERPRINT], "system_fingerprint");
-  meta_once(o, j, rv[R_TIER], "service_tier");
+  meta_once(o, j, rv[R_FINGERPRINT], "system_fingerprint", &s->meta_seen,
+            META_FINGERPRINT);
+  meta_once(o, j, rv[R_TIER], "service_tier", &s->meta_seen, META_TIER);
   /* include_usage puts usage in a last chunk with no choices; Groq puts it
    * under x_groq in the last chunk. */
   int usage = rv[R_USAGE];

@@ -168,3 +168,106 @@ Test(jsontok, counts) {
     cr_expect_not(jt_count(&j, el, &v), "token at %u", j.t[el].start);
   }
 }
+
+/* The prefix memo: a jt that parses a run of similar texts must give, for
+ * each, exactly the tokens (and verdict) a fresh jt gives. */
+static void same_tokens(struct jt *memo, const char *s) {
+  struct jt fresh;
+  jt_init(&fresh);
+  int want = jt_parse(&fresh, s, strlen(s));
+  int got = jt_parse(memo, s, strlen(s));
+  cr_assert_eq(got, want, "verdict differs on %s", s);
+  if (want == 0) {
+    cr_assert_eq(memo->n, fresh.n, "token count differs on %s", s);
+    for (size_t i = 0; i < fresh.n; i++) {
+      const struct jt_tok *a = &memo->t[i], *b = &fresh.t[i];
+      cr_assert(a->start == b->start && a->end == b->end &&
+                    a->next == b->next && a->type == b->type &&
+                    a->escaped == b->escaped,
+                "token %zu differs on %s", i, s);
+    }
+  }
+  jt_free(&fresh);
+}
+
+Test(jsontok, prefix_memo_gives_fresh_results) {
+  const char *run[] = {
+      "{\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"role\":"
+      "\"assistant\","
+      "\"content\":\"\"},\"finish_reason\":null}]}",
+      "{\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"}"
+      ","
+      "\"finish_reason\":null}]}",
+      "{\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":"
+      "\"lo\\n\"},"
+      "\"finish_reason\":null}]}",
+      /* same prefix, then an empty container where a value was */
+      "{\"id\":\"c1\",\"choices\":[]}",
+      "{\"id\":\"c1\",\"choices\":[{}]}",
+      "{\"id\":\"c1\",\"choices\":[{\"index\":0}]}",
+      /* a number that grows past the shared prefix */
+      "{\"id\":\"c1\",\"n\":12,\"x\":1}",
+      "{\"id\":\"c1\",\"n\":123,\"x\":1}",
+      "{\"id\":\"c1\",\"n\":12}",
+      /* broken after the prefix, then whole again */
+      "{\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x",
+      "{\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"y\"}}]"
+      "}",
+      "{\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"y\"}}]"
+      "}",
+      /* shorter than the prefix, and unrelated */
+      "{\"id\"",
+      "[1,2,3]",
+      "{\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"z\"}}]"
+      "}",
+      "{\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"z\"}}]"
+      "} x",
+      "{\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"z\"}}]"
+      "}",
+      /* deeper than the checkpoint depth */
+      "[[[[[[[[[[[1]]]]]]]]]]]",
+      "[[[[[[[[[[[2]]]]]]]]]]]",
+      "[[[[[[[[[[[2,{\"a\":[]}]]]]]]]]]]]",
+  };
+  struct jt memo;
+  jt_init(&memo);
+  for (int round = 0; round < 3; round++)
+    for (size_t i = 0; i < sizeof run / sizeof *run; i++)
+      same_tokens(&memo, run[i]);
+  jt_free(&memo);
+}
+
+/* Random texts made by splicing pieces of valid events: many share long
+ * prefixes and many are broken just past them. */
+Test(jsontok, prefix_memo_random_splices) {
+  const char *pieces[] = {"{\"a\":", "[",        "]", "}",      "1",
+                          "22",      "\"s\"",    ",", "\"k\":", "null",
+                          "{",       "\"e\\n\"", " ", "true"};
+  const size_t np = sizeof pieces / sizeof *pieces;
+  struct jt memo;
+  jt_init(&memo);
+  unsigned seed = 12345;
+  char text[256];
+  for (int iter = 0; iter < 20000; iter++) {
+    size_t len = 0;
+    seed = seed * 1103515245u + 12345u;
+    int parts = 1 + (int)(seed >> 16) % 12;
+    /* start from a fixed valid prefix half of the time */
+    if (seed & 0x100) {
+      strcpy(text, "{\"id\":\"x\",\"c\":[{\"d\":");
+      len = strlen(text);
+    }
+    for (int p = 0; p < parts; p++) {
+      seed = seed * 1103515245u + 12345u;
+      const char *pc = pieces[(seed >> 16) % np];
+      size_t pl = strlen(pc);
+      if (len + pl >= sizeof text)
+        break;
+      memcpy(text + len, pc, pl);
+      len += pl;
+    }
+    text[len] = '\0';
+    same_tokens(&memo, text);
+  }
+  jt_free(&memo);
+}
