@@ -240,7 +240,8 @@ static void judge_openssl(const struct dr_facts *f, struct dr_line *l) {
     return;
   }
   if (f->tls_in) {
-    const char *kind = (f->markers & DR_M_BORINGSSL) ? "BoringSSL" : "OpenSSL";
+    /* "BoringSSL" is a marker doctor looks for: not as such in its file */
+    const char *kind = (f->markers & DR_M_BORINGSSL) ? "Boring" : "Open";
     if (f->runtime == DR_RT_NODE)
       say(l->advice, sizeof l->advice,
           "use a Node.js that links the system libssl (Debian's nodejs "
@@ -253,7 +254,7 @@ static void judge_openssl(const struct dr_facts *f, struct dr_line *l) {
           "link OpenSSL dynamically (libssl.so), " ADV_PROXY);
     if (!uses) {
       say(l->reason, sizeof l->reason,
-          "%s carries its own %s (statically linked): its TLS calls do not "
+          "%s carries its own %sSSL (statically linked): its TLS calls do not "
           "go through the dynamic linker",
           f->tls_in, kind);
       return;
@@ -261,7 +262,8 @@ static void judge_openssl(const struct dr_facts *f, struct dr_line *l) {
     if (hooks) {
       l->verdict = DR_MIGHT;
       say(l->reason, sizeof l->reason,
-          "%s carries its own %s: only calls into the shared libssl are seen",
+          "%s carries its own %sSSL: only calls into the shared libssl are "
+          "seen",
           f->tls_in, kind);
       return;
     }

@@ -158,24 +158,54 @@ static int has_openssl_banner(const struct elf_file *ef) {
   return 0;
 }
 
+/* Go's build information blob as debug/buildinfo finds it: the magic
+ * "\xff Go buildinf:" at a 16-byte aligned offset, then the pointer size
+ * (4 or 8). A mere string with the magic (this program has one) is not. */
+static int has_go_buildinfo(const struct elf_file *ef) {
+  static const char magic[] = "\xff Go buildinf:";
+  size_t size, n = sizeof magic - 1;
+  const unsigned char *base = elf_bytes(ef, &size), *p = base;
+  const unsigned char *end = base + size;
+  for (int guard = 0; guard < 10000 && p < end; guard++) {
+    const unsigned char *hit = memmem(p, (size_t)(end - p), magic, n);
+    if (!hit)
+      return 0;
+    if ((size_t)(hit - base) % 16 == 0 && hit + n < end &&
+        (hit[n] == 4 || hit[n] == 8))
+      return 1;
+    p = hit + 1;
+  }
+  return 0;
+}
+
+/* Whether the file holds a text, given with every byte raised by one: the
+ * markers must not appear as such in autotrace's own file, or doctor
+ * would take itself (and its tests) for Rust, Deno, BoringSSL... */
+static int has_text(const struct elf_file *ef, const char *shifted) {
+  static volatile int key = 1; /* keeps the compiler from folding it */
+  char buf[64];
+  size_t n = 0;
+  for (; shifted[n] && n < sizeof buf - 1; n++)
+    buf[n] = (char)(shifted[n] - key);
+  return elf_contains(ef, buf, n);
+}
+
 static void scan_markers(struct dr_facts *f, const struct elf_file *ef) {
-  static const char go_magic[] = "\xff Go buildinf:";
-  if (elf_has_section(ef, ".go.buildinfo") ||
-      elf_contains(ef, go_magic, sizeof go_magic - 1) ||
+  if (elf_has_section(ef, ".go.buildinfo") || has_go_buildinfo(ef) ||
       elf_defines(ef, "runtime.main"))
     f->markers |= DR_M_GO;
-  if (elf_contains(ef, "RUST_BACKTRACE", 14))
+  if (has_text(ef, "SVTU`CBDLUSBDF") /* RUST_BACKTRACE */)
     f->markers |= DR_M_RUST;
   /* crate paths in panic locations: ".../rustls-0.23.4/src/..." */
   for (int d = 0; d <= 9; d++) {
     char probe[16];
-    snprintf(probe, sizeof probe, "/rustls-%d.", d);
-    if (elf_contains(ef, probe, strlen(probe))) {
+    snprintf(probe, sizeof probe, "0svtumt.%c/" /* /rustls-D. */, '1' + d);
+    if (has_text(ef, probe)) {
       f->markers |= DR_M_RUSTLS;
       break;
     }
   }
-  if (elf_contains(ef, "BoringSSL", 9))
+  if (has_text(ef, "CpsjohTTM") /* BoringSSL */)
     f->markers |= DR_M_BORINGSSL;
   if (elf_defines(ef, "SSL_write") || elf_defines(ef, "SSL_do_handshake") ||
       elf_defines(ef, "SSL_write_ex"))
@@ -188,9 +218,9 @@ static void scan_markers(struct dr_facts *f, const struct elf_file *ef) {
     f->markers |= DR_M_BUN;
   if (elf_defines(ef, "_ZN4node5StartEiPPc"))
     f->markers |= DR_M_NODE;
-  if (elf_contains(ef, "deno_core", 9))
+  if (has_text(ef, "efop`dpsf") /* deno_core */)
     f->markers |= DR_M_DENO;
-  if (elf_contains(ef, "libhostfxr.so", 13))
+  if (has_text(ef, "mjciptugys/tp") /* libhostfxr.so */)
     f->markers |= DR_M_DOTNET;
 }
 
@@ -217,13 +247,13 @@ static void classify(struct dr_facts *f, const struct elf_file *ef) {
   if (m & DR_M_BUN)
     set_runtime(f, DR_RT_BUN, "a .bun section");
   if ((m & DR_M_DENO) && (m & DR_M_RUST))
-    set_runtime(f, DR_RT_DENO, "deno_core in a Rust program");
+    set_runtime(f, DR_RT_DENO, "Deno's core crate in a Rust program");
   if (needs(ef, "libjli.so")) {
     f->markers |= DR_M_JAVA;
     set_runtime(f, DR_RT_JAVA, "the Java launcher (libjli.so)");
   }
   if (m & DR_M_DOTNET)
-    set_runtime(f, DR_RT_DOTNET, "the .NET host (libhostfxr.so)");
+    set_runtime(f, DR_RT_DOTNET, "the .NET host: it loads hostfxr");
   if (needs(ef, "libnode.so")) {
     f->markers |= DR_M_NODE;
     set_runtime(f, DR_RT_NODE, "libnode.so");
