@@ -32,8 +32,8 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"run", cmd_run},      {"ls", cmd_ls},         {"show", cmd_show},
-    {"stats", cmd_stats},  {"export", cmd_export}, {"parse", cmd_parse},
+    {"run", cmd_run},       {"ls", cmd_ls},         {"show", cmd_show},
+    {"stats", cmd_stats},   {"export", cmd_export}, {"parse", cmd_parse},
     {"upload", cmd_upload}, {"doctor", cmd_doctor}};
 
 static const struct command *find(const char *name) {
