@@ -118,9 +118,9 @@ static void judge_blockers(const struct dr_facts *f, struct dr_judgement *j) {
   if (f->linking != DR_LINK_DYNAMIC) {
     b = blocker(j);
     say(b->reason, sizeof b->reason,
-        "statically linked%s (no PT_INTERP): the dynamic loader never runs, "
+        "statically linked (%sno PT_INTERP): the dynamic loader never runs, "
         "so LD_PRELOAD is ignored",
-        f->linking == DR_LINK_STATIC_PIE ? " (static-pie)" : "");
+        f->linking == DR_LINK_STATIC_PIE ? "static-pie, " : "");
     say(b->advice, sizeof b->advice,
         "build it dynamically linked against glibc, or " ADV_OTEL);
   } else if (f->libc == DR_LIBC_MUSL) {

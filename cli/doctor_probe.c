@@ -2,6 +2,7 @@
  * here runs the program: files are read (elf_inspect.c), libraries are
  * resolved the loader's way (ldso.c), and for a PID /proc is read. */
 #include <ctype.h>
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
@@ -524,6 +525,18 @@ static int probe_exe(struct dr_facts *f, const char *elf_path, const char *llp,
   char why[160];
   if (elf_open(elf_path, &ef, why, sizeof why) != 0)
     return fail(err, errlen, "%s: %s", f->path, why);
+  unsigned type = elf_type(ef);
+  if (type != ET_EXEC && type != ET_DYN) {
+    elf_close(ef);
+    return fail(err, errlen, "%s: an ELF %s, not a program", f->path,
+                type == ET_REL ? "object file" : "file of another type");
+  }
+  if (elf_type(ef) == ET_DYN && !elf_interp(ef) && elf_soname(ef) &&
+      !(elf_flags_1(ef) & DF_1_PIE)) {
+    elf_close(ef);
+    return fail(err, errlen, "%s: a shared library (%s), not a program",
+                f->path, "DT_SONAME, no PT_INTERP");
+  }
   f->elf_class = elf_class(ef);
   f->machine = elf_machine(ef);
   const char *interp = elf_interp(ef);

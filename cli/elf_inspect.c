@@ -37,6 +37,7 @@ struct elf_file {
   const char **needed;
   size_t nneeded;
   const char *rpath, *runpath, *soname;
+  uint64_t flags_1;
   /* section headers: offset of the table, count, entry size, and the
    * section-name string table */
   uint64_t shoff;
@@ -212,6 +213,8 @@ static int read_dynamic(struct elf_file *ef, char *err, size_t errlen) {
       strsz = val;
     } else if (tag == DT_NEEDED) {
       nneeded++;
+    } else if (tag == DT_FLAGS_1) {
+      ef->flags_1 = val;
     }
   }
   if (!have_strtab)
@@ -367,6 +370,10 @@ const char *elf_runpath(const struct elf_file *ef) {
 
 const char *elf_soname(const struct elf_file *ef) {
   return ef->soname;
+}
+
+uint64_t elf_flags_1(const struct elf_file *ef) {
+  return ef->flags_1;
 }
 
 /* Section i's header fields. */

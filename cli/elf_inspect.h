@@ -51,6 +51,10 @@ const char *elf_rpath(const struct elf_file *ef);
 const char *elf_runpath(const struct elf_file *ef);
 const char *elf_soname(const struct elf_file *ef);
 
+/* DT_FLAGS_1 (DF_1_PIE marks a position-independent executable), 0 when
+ * absent. */
+uint64_t elf_flags_1(const struct elf_file *ef);
+
 /* Whether a section of this name exists (needs section headers). */
 int elf_has_section(const struct elf_file *ef, const char *name);
 

@@ -161,6 +161,26 @@ Test(doctor, a_static_program_has_no_interpreter_and_is_blocked) {
   free(d);
 }
 
+Test(doctor, static_pie_is_static_and_a_library_is_no_program) {
+  char *d = th_tmpdir();
+  char *exe = cc(d, "spie", main_src, "-static-pie");
+  struct dr_facts f = probe(exe, DR_HAS_CURL);
+  cr_expect_eq(f.linking, DR_LINK_STATIC_PIE);
+  struct dr_judgement j;
+  doctor_judge(&f, &j);
+  cr_expect_eq(j.nblockers, 1);
+  doctor_facts_free(&f);
+  char *so = cc(d, "libx.so", "int x(void) { return 1; }\n",
+                "-shared -fPIC -Wl,-soname,libx.so");
+  char err[512];
+  cr_expect_neq(doctor_probe_cmd(so, NULL, &f, err, sizeof err), 0);
+  cr_expect(strstr(err, "shared library") != NULL, "%s", err);
+  doctor_facts_free(&f);
+  free(so);
+  free(exe);
+  free(d);
+}
+
 Test(doctor, a_setuid_copy_is_seen_as_set_user_id) {
   char *d = th_tmpdir();
   char *exe = cc(d, "suid", main_src, "-Wl,--no-as-needed -lcurl");
