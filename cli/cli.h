@@ -21,6 +21,7 @@ int cmd_stats(int argc, char **argv);
 int cmd_parse(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_upload(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
 
 /* ---- run ---- */
 

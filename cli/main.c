@@ -20,6 +20,7 @@ static const char usage[] =
     "  parse                parse one recorded request/response offline\n"
     "  upload               ship the spool to Langfuse or an OpenTelemetry\n"
     "                       backend (--once, --dry-run, --retry-parked)\n"
+    "  doctor CMD|PID       which capture paths will see a program, and why\n"
     "\n"
     "Every command takes --help. The spool is --spool DIR, else\n"
     "$AUTOTRACE_SPOOL, else ${XDG_STATE_HOME:-$HOME/.local/state}/autotrace.\n"
@@ -31,9 +32,9 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"run", cmd_run},      {"ls", cmd_ls},         {"show", cmd_show},
-    {"stats", cmd_stats},  {"export", cmd_export}, {"parse", cmd_parse},
-    {"upload", cmd_upload}};
+    {"run", cmd_run},       {"ls", cmd_ls},         {"show", cmd_show},
+    {"stats", cmd_stats},   {"export", cmd_export}, {"parse", cmd_parse},
+    {"upload", cmd_upload}, {"doctor", cmd_doctor}};
 
 static const struct command *find(const char *name) {
   for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)

@@ -27,6 +27,9 @@ BUILD_PKGS="$BUILD_PKGS libbrotli-dev libzstd-dev"
 # sound LMDB environment; binutils: nm, for the exported-symbols test;
 # clang: libFuzzer for make fuzz.
 TEST_PKGS="libcriterion-dev lmdb-utils binutils clang"
+# libssl-dev libgnutls28-dev libc6-dev: the doctor tests build programs with
+# -lssl (and OpenSSL's static archives), -lgnutls and -static.
+TEST_PKGS="$TEST_PKGS libssl-dev libgnutls28-dev libc6-dev"
 
 case $what in
 build) pkgs=$BUILD_PKGS ;;
