@@ -100,7 +100,7 @@ $(SHIM): $(call obj,$(SHIM_SRC)) preload/exports.map
 $(CORE): $(call obj,$(CORE_SRC)) preload/core.map
 	$(Q)$(call say,LINK,$@)$(CC) -shared -o $@ $(call obj,$(CORE_SRC)) $(LDFLAGS) \
 	  -Wl,--version-script=preload/core.map -Wl,-z,defs -lcjson -llmdb -lpthread -lm \
-	  -lz -lbrotlidec -lzstd
+	  -lz -lbrotlidec -lzstd -ldw -lelf
 
 # Only the CLI links libcurl (the uploader is a libcurl client); the shim
 # never does.
