@@ -149,6 +149,11 @@ $(B)/bench/%: bench/%.c
 
 $(BENCHES): $(call obj,$(LIB_SRC))
 
+# The stack capture benchmark times preload/stack.c itself.
+$(B)/bench/stack_bench: bench/stack_bench.c $(call obj,preload/stack.c)
+	@mkdir -p $(dir $@)
+	$(Q)$(call say,LINK,$@)$(CC) $(CFLAGS) -o $@ $< $(call obj,preload/stack.c) $(LDFLAGS) -ldl
+
 # ---- the two commands of the README ----
 
 deps:
