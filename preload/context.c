@@ -171,7 +171,9 @@ static int record_pending(const char *program, char *span_out) {
                                      0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
       continue;
     struct pending_spawn *p = &pending[i];
-    p->tid = at_thread_id(); /* the parent's thread: its TLS is shared */
+    /* The parent's thread id from its cache (our TLS is that thread's):
+     * never gettid() here, which would store the child's id in it. */
+    p->tid = at_tid_cache;
     p->t_ns = at_wall_ns();
     p->nstack = at_stack_capture_nomalloc(p->stack, AT_STACK_MAX);
     at_new_span_id(p->span_id);
@@ -242,9 +244,11 @@ static int build_env(struct at_spawn *sp, char *const envp[], const char *trace,
   const char *old_tp = env_get(envp, AT_ENV_TRACEPARENT);
   const char *old_tid = env_get(envp, AT_ENV_TRACE_ID);
   /* Explicit context wins: a value the app put in the child's environment
-   * that is not the one it inherited is the app's own decision. */
-  if (!same_str(old_tp, getenv(AT_ENV_TRACEPARENT)) ||
-      !same_str(old_tid, getenv(AT_ENV_TRACE_ID)))
+   * that is not the one it inherited is the app's own decision. (One it
+   * left out is not: a hand-built environment that keeps LD_PRELOAD wants
+   * the child traced, and it gets our context.) */
+  if ((old_tp && !same_str(old_tp, getenv(AT_ENV_TRACEPARENT))) ||
+      (old_tid && !same_str(old_tid, getenv(AT_ENV_TRACE_ID))))
     return -1;
   struct {
     const char *name, *value;

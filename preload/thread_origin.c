@@ -54,7 +54,8 @@ static void *trampoline(void *p) {
   struct origin_node *n = p;
   void *(*start)(void *) = n->start;
   void *arg = n->arg;
-  n->tid = at_thread_id();
+  /* n->tid is filled in by this thread when it first needs it (a capture
+   * or a thread of its own): no gettid() for threads that never do. */
   self_node = n;
   if (pthread_setspecific(exit_key, n) != 0) {
     /* Without the key the node could not be released at exit: give up
@@ -84,6 +85,8 @@ int at_thread_create(pthread_t *t, const pthread_attr_t *attr,
   n->announced = 0;
   n->tid = 0;
   n->origin.creator_tid = at_thread_id();
+  if (self_node && !self_node->tid)
+    self_node->tid = n->origin.creator_tid; /* read by our descendants */
   n->origin.created_ns = at_wall_ns();
   n->origin.nstack = at_stack_capture(n->origin.stack, AT_STACK_MAX);
   n->parent = self_node;
@@ -105,6 +108,8 @@ void at_thread_announce(void) {
   if (self_announced)
     return;
   self_announced = 1;
+  if (self_node && !self_node->tid)
+    self_node->tid = at_thread_id();
   /* Ancestors first, so that the core meets a creator before its
    * children. A node whose event was submitted had its ancestors'
    * submitted with it: stop there. */

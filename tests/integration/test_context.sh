@@ -121,6 +121,23 @@ case_no_context_without_the_shim_in_the_child() {
     spawn /usr/bin/env -i /bin/sh -c "$SHOW_ENV"
   [ "$RC" = 0 ] || fail "exit $RC"
   grep -qx 'TP=' "$T/clean.traced.out" || fail "$(cat "$T/clean.traced.out")"
+  # A hand-built environment that keeps the preload gets our context; one
+  # with its own TRACEPARENT keeps it (explicit context wins).
+  local own=00-0123456789abcdef0123456789abcdef-0123456789abcdef-01
+  run_traced built "$S" AUTOTRACE_LOG="debug:$T/built.log" "$TOOL" \
+    --call "$MOCK_URL/v1/chat/completions" --body-string "$BODY" \
+    -H "Authorization: Bearer $KEY" spawn-env "LD_PRELOAD=$(at_preload)" \
+    -- /bin/sh -c "$SHOW_ENV"
+  local span
+  span=$(spawn_spans "$T/built.log")
+  grep -q "^TP=00-[0-9a-f]*-$span-01\$" "$T/built.traced.out" ||
+    fail "hand-built environment: $(cat "$T/built.traced.out") (spawn $span)"
+  run_traced own "$S" "$TOOL" --call "$MOCK_URL/v1/chat/completions" \
+    --body-string "$BODY" -H "Authorization: Bearer $KEY" \
+    spawn-env "LD_PRELOAD=$(at_preload)" "TRACEPARENT=$own" \
+    -- /bin/sh -c "$SHOW_ENV"
+  grep -qx "TP=$own" "$T/own.traced.out" || fail "$(cat "$T/own.traced.out")"
+  grep -qx "TID=" "$T/own.traced.out" || fail "$(cat "$T/own.traced.out")"
   # Without any LLM call and with a context inherited, the environment is
   # passed through unchanged.
   run_traced plain "$S" TRACEPARENT=00-0123456789abcdef0123456789abcdef-0123456789abcdef-01 \

@@ -12,6 +12,8 @@
  *   fork-exec CMD...   fork(), execv in the child, waitpid
  *   vfork-exec CMD...  vfork(), execve in the child, waitpid
  *   spawn CMD...       posix_spawn; spawnp CMD...: posix_spawnp
+ *   spawn-env VAR=VAL... -- CMD...
+ *                      posix_spawn with exactly that environment
  *   system LINE        system(); prints "system=STATUS" on stderr
  *   popen LINE         popen() and pclose(), copying the output to stdout
  *   threads            pthread_create results: return values, arguments,
@@ -255,6 +257,22 @@ int main(int argc, char **argv) {
     int rc = mode[5] == 'p'
                  ? posix_spawnp(&pid, cmd[0], NULL, NULL, cmd, environ)
                  : posix_spawn(&pid, cmd[0], NULL, NULL, cmd, environ);
+    if (rc != 0) {
+      fprintf(stderr, "posix_spawn: %s\n", strerror(rc));
+      return 127;
+    }
+    return wait_child(pid);
+  } else if (!strcmp(mode, "spawn-env")) {
+    int k = 0;
+    while (k < ncmd && strcmp(cmd[k], "--") != 0)
+      k++;
+    if (k + 1 >= ncmd) {
+      fprintf(stderr, "ctx_tool: spawn-env VAR=VAL... -- CMD...\n");
+      return 2;
+    }
+    cmd[k] = NULL; /* the environment list ends here */
+    pid_t pid;
+    int rc = posix_spawn(&pid, cmd[k + 1], NULL, NULL, cmd + k + 1, cmd);
     if (rc != 0) {
       fprintf(stderr, "posix_spawn: %s\n", strerror(rc));
       return 127;
