@@ -75,6 +75,13 @@ UNIT_DEPS_cli       := $(CLI_LIB_SRC) $(LIB_SRC)
 UNIT_DEPS_wire      := $(COMMON_SRC) $(WIRE_SRC) $(PROVIDERS_SRC)
 # Extra libraries of one module's tests (the wire tests compress fixtures).
 UNIT_LIBS_wire      := -lbrotlienc
+# Stack capture and symbolization: a call chain built with and without
+# frame pointers, and a shared object with and without .symtab.
+UNIT_DEPS_stack     := preload/stack.c preload/core_symbolize.c
+UNIT_LIBS_stack     := -ldw -lelf -ldl
+$(B)/obj/tests/unit/stack/chain_nofp.o: CFLAGS += -fomit-frame-pointer
+$(B)/obj/tests/unit/stack/chain_fp.o: CFLAGS += -fno-omit-frame-pointer
+SYMTEST := $(B)/tests/libsymtest.so $(B)/tests/libsymtest-stripped.so
 TOOLS  := $(patsubst tests/tools/%.c,$(B)/tests/%,$(TOOL_SRC))
 EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(EXAMPLE_SRC))
 BENCHES  := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC))
@@ -100,7 +107,7 @@ $(SHIM): $(call obj,$(SHIM_SRC)) preload/exports.map
 $(CORE): $(call obj,$(CORE_SRC)) preload/core.map
 	$(Q)$(call say,LINK,$@)$(CC) -shared -o $@ $(call obj,$(CORE_SRC)) $(LDFLAGS) \
 	  -Wl,--version-script=preload/core.map -Wl,-z,defs -lcjson -llmdb -lpthread -lm \
-	  -lz -lbrotlidec -lzstd
+	  -lz -lbrotlidec -lzstd -ldw -lelf
 
 # Only the CLI links libcurl (the uploader is a libcurl client); the shim
 # never does.
@@ -118,6 +125,15 @@ $(B)/tests/unit_%: $$(call obj,$$(wildcard tests/unit/$$*/*.c) $$(UNIT_DEPS_$$*)
 	$(Q)$(call say,LINK,$@)$(CC) -o $@ $^ $(LDFLAGS) -lcriterion -lcurl -lcjson -llmdb -lpthread -lm -lz \
 	  -lbrotlidec -lzstd $(UNIT_LIBS_$*)
 
+$(B)/tests/unit_stack: | $(SYMTEST)
+
+$(B)/tests/libsymtest.so: tests/unit/stack/lib/symtest.c
+	@mkdir -p $(dir $@)
+	$(Q)$(call say,LINK,$@)$(CC) $(CFLAGS) -shared -o $@ $< $(LDFLAGS)
+
+$(B)/tests/libsymtest-stripped.so: $(B)/tests/libsymtest.so
+	$(Q)$(call say,STRIP,$@)strip --strip-all -o $@ $<
+
 $(B)/tests/%: tests/tools/%.c
 	@mkdir -p $(dir $@)
 	$(Q)$(call say,LINK,$@)$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) -lcurl -lpthread
@@ -132,6 +148,11 @@ $(B)/bench/%: bench/%.c
 	  -lcjson -llmdb -lpthread -lm -lz -lbrotlidec -lzstd
 
 $(BENCHES): $(call obj,$(LIB_SRC))
+
+# The stack capture benchmark times preload/stack.c itself.
+$(B)/bench/stack_bench: bench/stack_bench.c $(call obj,preload/stack.c)
+	@mkdir -p $(dir $@)
+	$(Q)$(call say,LINK,$@)$(CC) $(CFLAGS) -o $@ $< $(call obj,preload/stack.c) $(LDFLAGS) -ldl
 
 # ---- the two commands of the README ----
 

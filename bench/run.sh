@@ -9,6 +9,10 @@
 #   3. CPU:     user+sys of the whole client process (worker thread and
 #               exit-time drain included) for 2,000 exchanges of a 10 KB
 #               request and a 2 KB response, with and without the shim
+#   4. context: the call stack taken at each exchange's start (stack_bench:
+#               ours, glibc backtrace(), frame pointers), and the
+#               pthread_create hook (thread_bench: 2,000 threads created and
+#               joined, with and without the shim)
 #
 # Knobs (environment):
 #   BENCH_RUNS=11        runs of each side for the latency and CPU tests
@@ -50,7 +54,8 @@ BIGQ=$((N + 1000))
 MARKER="<!-- hand-written analysis: kept by bench/run.sh -->"
 
 for f in "$SHIM" "$B/libautotrace-core.so" "$B/autotrace" \
-  "$B/bench/spawn_bench" "$B/bench/curl_bench" "$B/bench/mock_fast"; do
+  "$B/bench/spawn_bench" "$B/bench/curl_bench" "$B/bench/mock_fast" \
+  "$B/bench/stack_bench" "$B/bench/thread_bench"; do
   if [ ! -f "$f" ]; then
     echo "bench: $f is missing; run 'make bench'" >&2
     exit 1
@@ -145,7 +150,7 @@ if [ "$busy" = 1 ]; then
 fi
 
 # ---- 1. spawn: /bin/true ----
-echo "[1/3] /bin/true x $SPAWN_N, with and without the shim..."
+echo "[1/4] /bin/true x $SPAWN_N, with and without the shim..."
 spawn_out=$(timeout 120 $PIN "$B/bench/spawn_bench" -n "$SPAWN_N" \
   --warmup 10 --timeout 10 --shim "$SHIM" -- /bin/true)
 spawn_plain=$(field wall_median_us "$(echo "$spawn_out" | grep '^plain')")
@@ -243,19 +248,19 @@ lat() {
   eval "${name}_caps=\"\$caps\""
 }
 
-echo "[2/3] latency: $RUNS x $N requests per side, LLM path..."
+echo "[2/4] latency: $RUNS x $N requests per side, LLM path..."
 lat llm "$LLM_URL" "$N" "$WARMUP" "$START"
-echo "[2/3] latency: $RUNS x $N requests per side, non-LLM path..."
+echo "[2/4] latency: $RUNS x $N requests per side, non-LLM path..."
 lat other "$OTHER_URL" "$N" "$WARMUP" "$START"
 # The hook cost alone, without a network round trip: file:// transfers
 # (not LLM traffic, ~10 µs each) through the same hooks.
-echo "[2/3] latency: $RUNS x $FILE_N file:// transfers per side..."
+echo "[2/4] latency: $RUNS x $FILE_N file:// transfers per side..."
 lat file "$FILE_URL" "$FILE_N" 200 "$START"
 # ... and the setopt calls alone (URL check on an http URL), no transfer.
-echo "[2/3] latency: $RUNS x $SETOPT_N setopt(URL, body) calls per side..."
+echo "[2/4] latency: $RUNS x $SETOPT_N setopt(URL, body) calls per side..."
 lat setopt "$OTHER_URL" "$SETOPT_N" 1000 "$START" --setopt-only
 if [ -n "$CPU" ]; then
-  echo "[2/3] latency: LLM path again, the writer sharing the client's CPU..."
+  echo "[2/4] latency: LLM path again, the writer sharing the client's CPU..."
   lat shared "$LLM_URL" "$N" "$WARMUP" "$SHARED"
 fi
 
@@ -312,12 +317,33 @@ cpu() {
   eval "cpu_${name}_flt_shim=\$(calc \"$fs / $N\")"
 }
 
-echo "[3/3] CPU: $RUNS x $N exchanges (10 KB request, 2 KB response) per side, default queue..."
+echo "[3/4] CPU: $RUNS x $N exchanges (10 KB request, 2 KB response) per side, default queue..."
 cpu default
-echo "[3/3] CPU: the same with AUTOTRACE_QUEUE=$BIGQ..."
+echo "[3/4] CPU: the same with AUTOTRACE_QUEUE=$BIGQ..."
 cpu bigq --shim-env "AUTOTRACE_QUEUE=$BIGQ"
 cpu_default_v=$(verdict "$cpu_default_per" 100)
 cpu_bigq_v=$(verdict "$cpu_bigq_per" 100)
+
+# ---- 4. context: call stacks and thread creation ----
+echo "[4/4] call stack capture, $RUNS runs per method; pthread_create x 2000..."
+stack_out=$(timeout 300 $PIN "$B/bench/stack_bench" -n 20000 --runs "$RUNS" --depth 30)
+stack_line() { printf '%s\n' "$stack_out" | grep "^method=$1 "; }
+stack_ns=$(field ns_median "$(stack_line ours)")
+stack_frames=$(field frames "$(stack_line ours)")
+stack_first_us=$(calc "$(field ns_median "$(stack_line ours_first)") / 1000")
+bt_ns=$(field ns_median "$(stack_line backtrace)")
+fp_ns=$(field ns_median "$(stack_line fp)")
+fp_frames=$(field frames "$(stack_line fp)")
+stack_us=$(calc "$stack_ns / 1000")
+bt_us=$(calc "$bt_ns / 1000")
+stack_v=$(verdict "$stack_us" 2)
+THREAD_N=2000
+thread_out=$(timeout 300 $PIN "$B/bench/spawn_bench" -n "$RUNS" --warmup 2 \
+  --timeout 60 --shim "$SHIM" --spool-base "$tmp/threads" -- \
+  "$B/bench/thread_bench" -n $THREAD_N)
+thread_plain_us=$(calc "$(field wall_median_us "$(printf '%s\n' "$thread_out" | grep '^plain')") / $THREAD_N")
+thread_shim_us=$(calc "$(field wall_median_us "$(printf '%s\n' "$thread_out" | grep '^shim')") / $THREAD_N")
+thread_d_us=$(calc "$thread_shim_us - $thread_plain_us")
 
 # ---- report ----
 table() {
@@ -342,6 +368,9 @@ EOF
   cat <<EOF
 | CPU per exchange (10 KB / 2 KB), default queue | ${cpu_default_plain} ms | ${cpu_default_shim} ms | ${cpu_default_per} µs | ≤ 100 µs | $cpu_default_v |
 | CPU per exchange (10 KB / 2 KB), \`AUTOTRACE_QUEUE=$BIGQ\` | ${cpu_bigq_plain} ms | ${cpu_bigq_shim} ms | ${cpu_bigq_per} µs | ≤ 100 µs | $cpu_bigq_v |
+| call stack at an exchange's start, $stack_frames frames (warm), median | | ${stack_us} µs | ${stack_us} µs | ≤ 2 µs | $stack_v |
+| (the same with glibc \`backtrace()\`, for comparison) | | ${bt_us} µs | | — | — |
+| \`pthread_create\` + join, per thread, no LLM call | ${thread_plain_us} µs | ${thread_shim_us} µs | ${thread_d_us} µs | — | — |
 EOF
 }
 
@@ -482,6 +511,20 @@ captured:$other_caps (expected: 0). CPU test with the default queue
   writer and the exit-time drain included. Each shim run has a fresh spool;
   \`autotrace export --format jsonl --all\` counts its generations
   afterwards.
+
+- **Call stacks** — \`bench/stack_bench\` builds a chain of 30 frames
+  (compiled at \`-O2\`, so without frame pointers) and at its bottom times
+  20,000 captures per run, $RUNS runs, for each method: autotrace's
+  unwinder (\`preload/stack.c\`, every frame's rule already cached, as
+  for every exchange after the first from the same call sites), glibc's
+  \`backtrace()\` (libgcc's unwinder, no cache) and a frame-pointer walk
+  (${fp_ns} ns, but ${fp_frames} frames: wrong without frame pointers). The
+  first capture of a process (rules looked up) took ${stack_first_us} µs.
+- **Threads** — \`bench/thread_bench\` creates and joins $THREAD_N threads one
+  after the other, run by \`spawn_bench\` $RUNS times with and $RUNS times
+  without the shim (interleaved); the row is the median wall time per
+  thread. The shim's part is the origin record (one allocation, the
+  creator's call stack) and the thread-exit release.
 
 Other load on the machine (builds, tests) shows up as noise on both sides;
 runs alternate so that it hits both alike, and medians are used throughout.

@@ -9,8 +9,10 @@
 #include "common/clock.h"
 #include "curl_hooks.h"
 #include "preload/capture.h"
+#include "preload/context.h"
 #include "preload/log.h"
 #include "preload/runtime.h"
+#include "preload/stack.h"
 #include "preload/symbols.h"
 #include "preload/worker.h"
 
@@ -230,6 +232,8 @@ int at_curl_begin(struct at_curl_handle *st) {
     return 0;
   }
   int saved = errno;
+  st->nstack = at_stack_capture(st->stack, AT_STACK_MAX);
+  at_context_capture_begins(); /* this thread's origin, pending spawns */
   arm(st);
   snapshot_request(st);
   st->nmarks = 0;
@@ -305,6 +309,8 @@ void at_curl_finish(struct at_curl_handle *st, int result, const char *why,
   c->url = dup_or_null(st->url);
   c->match = st->match;
   c->tid = st->tid;
+  memcpy(c->stack, st->stack, st->nstack * sizeof st->stack[0]);
+  c->nstack = st->nstack;
   c->ex.req_body_truncated = st->req_body.truncated;
   c->ex.resp_body_truncated = st->resp_body.truncated;
   c->ex.req_body_unknown = st->req_body_unknown;

@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "common/dynbuf.h"
+#include "preload/capture.h"
 #include "providers/exchange.h"
 #include "providers/providers.h"
 
@@ -96,6 +97,8 @@ struct at_curl_handle {
   int req_body_unknown;
   struct at_chunk_mark marks[AT_MAX_CHUNK_MARKS];
   size_t nmarks;
+  uintptr_t stack[AT_STACK_MAX]; /* the app's call stack at the start */
+  unsigned nstack;
 };
 
 /* ---- handle table (curl_handles.c) ---- */

@@ -14,6 +14,7 @@
 #include "common/ids.h"
 #include "core_api.h"
 #include "core_process.h"
+#include "core_symbolize.h"
 #include "log.h"
 #include "spool/spool.h"
 #include "dynbuf.h"
@@ -22,6 +23,7 @@
 struct core_counters {
   uint64_t captured, skipped_unparsed, parse_errors, http_errors,
       transport_errors, dropped_spool_full, dropped_spool_error, dropped_oom;
+  uint64_t spawn_events, thread_events; /* context captures (capture.h) */
 };
 
 static struct {
@@ -172,6 +174,8 @@ static size_t collect_counters(struct spool_counter *out) {
   ADD("parse_errors", S.pending.parse_errors);
   ADD("errors.http", S.pending.http_errors);
   ADD("errors.transport", S.pending.transport_errors);
+  ADD("events.spawn", S.pending.spawn_events);
+  ADD("events.thread", S.pending.thread_events);
   ADD("dropped.spool_full", S.pending.dropped_spool_full);
   ADD("dropped.spool_error", S.pending.dropped_spool_error);
   ADD("dropped.oom", S.pending.dropped_oom + S.shim_pending.dropped_oom);
@@ -254,6 +258,20 @@ static void core_consume(struct at_capture **caps, size_t n,
                                .capture_binary = S.cfg.capture_binary};
   for (size_t i = 0; i < n; i++) {
     struct at_capture *c = caps[i];
+    if (c->kind != AT_CAPTURE_EXCHANGE) {
+      /* Context events: counted here; the nesting engine turns them into
+       * spans (docs/nesting.md). */
+      if (c->kind == AT_CAPTURE_SPAWN) {
+        S.pending.spawn_events++;
+        AT_DBG("spawn: span %s program %s thread %d, %u frames", c->span_id,
+               c->method ? c->method : "?", c->tid, c->nstack);
+      } else {
+        S.pending.thread_events++;
+        AT_DBG("thread: %d created by %d, %u frames", c->tid,
+               c->origin.creator_tid, c->origin.nstack);
+      }
+      continue;
+    }
     const char *skip = NULL;
     cJSON *rec = texts && lens
                      ? at_parse_exchange(&c->ex, &c->match, &opts, &skip)
@@ -357,6 +375,7 @@ static void core_finish(const struct at_shim_counters *delta) {
 }
 
 static void core_atfork_child(void) {
+  core_symbolize_reset(); /* the child's mappings may change from here */
   if (S.sp)
     spool_abandon(S.sp); /* never close the parent's LMDB handle */
   S.sp = NULL;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "context.h"
 #include "log.h"
 #include "providers/providers.h"
 #include "worker.h"
@@ -34,6 +35,7 @@ static void do_init(void) {
   }
   pthread_atfork(at_worker_atfork_prepare, at_worker_atfork_parent,
                  at_worker_atfork_child);
+  at_context_init(); /* after the worker's: see preload/context.c */
   int on = !at_cfg.disabled && at_cfg.spool_dir[0] != '\0';
   if (!at_cfg.disabled && !at_cfg.spool_dir[0])
     AT_ERR("no spool folder (set AUTOTRACE_SPOOL or HOME); capture is off");

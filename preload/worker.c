@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "common/clock.h"
+#include "context.h"
 #include "core_api.h"
 #include "identity.h"
 #include "log.h"
@@ -226,6 +227,7 @@ static void *worker_main(void *arg) {
 /* atexit: drain, then let the core close the process span. Bounded: a
  * worker stuck on the spool must not keep the program from exiting. */
 static void worker_shutdown(void) {
+  at_context_collect_pending(); /* spawns recorded by vfork()ed children */
   pthread_mutex_lock(&q_mu);
   if (w_state != W_RUNNING) {
     pthread_mutex_unlock(&q_mu);
@@ -324,6 +326,23 @@ void at_worker_submit(struct at_capture *c) {
   }
   pthread_mutex_unlock(&q_mu);
   free_list(to_free);
+}
+
+int at_worker_running(void) {
+  return __atomic_load_n(&w_state, __ATOMIC_RELAXED) == W_RUNNING;
+}
+
+void at_worker_assign_identity(void) {
+  pthread_mutex_lock(&q_mu);
+  at_identity_assign(&at_cfg);
+  pthread_mutex_unlock(&q_mu);
+}
+
+/* exec replaces the process and skips atexit: write what we have now. A
+ * failed exec leaves capture off (the process span is already closed). */
+void at_worker_flush_before_exec(void) {
+  at_capture_disable_quietly();
+  worker_shutdown();
 }
 
 /* Wait, bounded, for the worker to leave the core, then hold the queue.

@@ -15,6 +15,18 @@
  * capture is freed and counted as dropped. Never blocks on the worker. */
 void at_worker_submit(struct at_capture *c);
 
+/* 1 when this process's worker runs: it has captured, and its process
+ * span will be written. */
+int at_worker_running(void);
+
+/* Fix this process's identity now (preload/identity.c), under the queue
+ * lock. */
+void at_worker_assign_identity(void);
+
+/* Before an exec that replaces this process: stop capturing, drain the
+ * queue and write the process span (bounded like exit). */
+void at_worker_flush_before_exec(void);
+
 /* Fork handlers (registered by at_init). */
 void at_worker_atfork_prepare(void);
 void at_worker_atfork_parent(void);

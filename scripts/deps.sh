@@ -23,6 +23,9 @@ python3 openssl curl"
 # libbrotli-dev libzstd-dev (with zlib1g-dev): wire/ decodes br, zstd, gzip
 # and deflate bodies seen on raw connections.
 BUILD_PKGS="$BUILD_PKGS libbrotli-dev libzstd-dev"
+# libdw-dev (elfutils' libdw and libelf): the core names the functions of
+# captured call stacks (preload/core_symbolize.c); the shim never links it.
+BUILD_PKGS="$BUILD_PKGS libdw-dev"
 # libcriterion-dev: unit tests; lmdb-utils: mdb_stat, to check a spool is a
 # sound LMDB environment; binutils: nm, for the exported-symbols test;
 # clang: libFuzzer for make fuzz.

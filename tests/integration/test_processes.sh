@@ -49,7 +49,8 @@ case_fork() {
   # thread's in-flight allocations. That is inherent to fork() in a
   # threaded process and harmless (the child never touches them); making
   # fork() wait for the writer would block the app, which we never do.
-  AT_NO_LEAK_CHECK=1 compare_run fork "$S" "$CLIENT" --fork --cacert "$CERT" \
+  AT_NO_LEAK_CHECK=1 compare_run fork "$S" AUTOTRACE_LOG="debug:$T/shim.log" \
+    "$CLIENT" --fork --cacert "$CERT" \
     -H "Authorization: Bearer $KEY" \
     --body-string '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"fork call {{i}}"}]}' \
     "$MOCK_URL/v1/chat/completions"
@@ -94,17 +95,14 @@ EOF
 )
   [ "$child" = ok ] || fail "fork nesting"
   check "$T/recs.jsonl" --where type=span --count 2 --distinct process.pid
-  # docs/architecture.md: the child opens a new process span under the
-  # parent's, in the parent's trace.
-  local pspan
-  pspan=$("$PY" -c '
-import json, sys
-for l in open(sys.argv[1]):
-    r = json.loads(l)
-    if r["type"] == "span" and r["process"]["pid"] == int(sys.argv[2]):
-        print(r["id"])' "$T/recs.jsonl" "$parent")
+  # docs/nesting.md: fork() in a process that captured is a spawn; the
+  # child's process span nests under the spawn span the parent announced,
+  # in the parent's trace.
+  local sspan
+  sspan=$(sed -n 's/.*debug: spawn: span \([0-9a-f]*\) program llm_client .*/\1/p' "$T/shim.log")
+  [ "$(echo "$sspan" | wc -w)" = 1 ] || fail "one fork spawn expected in the log: $sspan"
   check "$T/recs.jsonl" --where type=span --where process.ppid="$parent" \
-    --count 1 --eq parent_id="$pspan"
+    --count 1 --eq parent_id="$sspan"
   check "$T/recs.jsonl" --same trace_id
 }
 

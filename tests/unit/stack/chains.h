@@ -1,0 +1,12 @@
+/* Known call chains for the stack capture tests: outer → middle → inner →
+ * at_stack_capture, built once with and once without frame pointers
+ * (Makefile: per-object CFLAGS). middle is static in both. */
+#ifndef AT_TEST_CHAINS_H
+#define AT_TEST_CHAINS_H
+
+#include <stdint.h>
+
+unsigned nofp_outer(uintptr_t *out, unsigned max);
+unsigned fp_outer(uintptr_t *out, unsigned max);
+
+#endif
