@@ -1373,6 +1373,8 @@ void nest_thread(struct nest *n, int tid, int creator_tid, int64_t t_ns) {
   struct nthread *th = thread_get(n, tid, 1);
   if (!th)
     return;
+  if (th->creator == creator_tid && th->created_ns == t_ns)
+    return; /* told again (the origin also rides on exchanges) */
   /* A tid the kernel reused: a new thread. */
   for (unsigned i = 0; i < NEST_PATHS; i++)
     if (th->paths[i].used)
