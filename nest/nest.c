@@ -1193,7 +1193,7 @@ static struct ntrace *inherited(struct nest *n, int tid, char *anchor,
     return t;
   }
   t = trace_get(n, th->last_trace);
-  if (t && (!chat || !t->main_conv || !conv_get(n, t->main_conv))) {
+  if (t && (!chat || !t->main_conv)) {
     snprintf(anchor, 17, "%s", t->root);
     return t;
   }
