@@ -34,6 +34,9 @@ PROVIDERS_SRC := $(wildcard providers/*.c)
 SPOOL_SRC     := $(wildcard spool/*.c)
 # HTTP/1.1 framing and content decoding of raw byte streams (docs/wire.md).
 WIRE_SRC      := $(wildcard wire/*.c)
+# The nesting engine: calls and events -> the observation tree
+# (docs/nesting.md). Pure; linked into the core, the CLI and its tests.
+NEST_SRC      := $(wildcard nest/*.c)
 # The shim proper: hooks, runtime, and the allocation-free URL matcher.
 SHIM_SRC      := $(filter-out preload/core_%.c,$(wildcard preload/*.c)) \
                  $(wildcard hooks/*.c) $(COMMON_SRC) providers/registry.c
@@ -41,9 +44,10 @@ SHIM_SRC      := $(filter-out preload/core_%.c,$(wildcard preload/*.c)) \
 # RTLD_LOCAL and cannot (and should not) reach into the shim's symbols.
 CORE_SRC      := $(wildcard preload/core_*.c) preload/log.c preload/capture.c \
                  $(COMMON_SRC) \
-                 $(PROVIDERS_SRC) $(SPOOL_SRC) $(WIRE_SRC)
+                 $(PROVIDERS_SRC) $(SPOOL_SRC) $(WIRE_SRC) $(NEST_SRC)
 CLI_SRC       := $(wildcard cli/*.c)
-LIB_SRC       := $(COMMON_SRC) $(PROVIDERS_SRC) $(SPOOL_SRC) $(WIRE_SRC)
+LIB_SRC       := $(COMMON_SRC) $(PROVIDERS_SRC) $(SPOOL_SRC) $(WIRE_SRC) \
+                 $(NEST_SRC)
 CLI_LIB_SRC   := $(filter-out cli/main.c,$(CLI_SRC))
 TOOL_SRC      := $(wildcard tests/tools/*.c)
 EXAMPLE_SRC   := $(wildcard examples/*.c)
@@ -73,6 +77,7 @@ UNIT_DEPS_spool     := $(COMMON_SRC) $(SPOOL_SRC)
 UNIT_DEPS_preload   := $(COMMON_SRC) preload/config.c
 UNIT_DEPS_cli       := $(CLI_LIB_SRC) $(LIB_SRC)
 UNIT_DEPS_wire      := $(COMMON_SRC) $(WIRE_SRC) $(PROVIDERS_SRC)
+UNIT_DEPS_nest      := $(COMMON_SRC) $(NEST_SRC)
 # Extra libraries of one module's tests (the wire tests compress fixtures).
 UNIT_LIBS_wire      := -lbrotlienc
 # Stack capture and symbolization: a call chain built with and without

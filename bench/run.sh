@@ -539,6 +539,7 @@ mv "$DOC.tmp" "$DOC"
 echo
 echo "wrote $DOC"
 echo; "$B/bench/parse_bench" || echo "bench: parse_bench found an exchange that does not parse cleanly" >&2
+echo; "$B/bench/nest_bench" || echo "bench: nest_bench failed" >&2
 
 # The uploader's own benchmarks (throughput, idle CPU, the traced
 # program's latency while an upload runs): bench/upload_bench.sh.

@@ -307,6 +307,27 @@ cJSON *otlp_span_from_record(const cJSON *rec, const cJSON *trace_attrs) {
     if (rec_arr(rec, "output"))
       put_json(attrs, "gen_ai.output.messages", rec, "output");
   }
+  /* Inferred tools and agents (docs/nesting.md): the GenAI
+   * conventions' execute_tool and invoke_agent spans. */
+  if (strcmp(type, "tool") == 0) {
+    if (name)
+      kv_add(attrs, "gen_ai.tool.name", any_str(name));
+    kv_add(attrs, "gen_ai.tool.type", any_str("function"));
+    put_str(attrs, "gen_ai.tool.call.id", rec_obj(rec, "metadata"),
+            "tool_call_id");
+    /* A string stays itself; anything else travels as JSON text. */
+    static const char *const io[][2] = {{"input", "gen_ai.tool.call.arguments"},
+                                        {"output", "gen_ai.tool.call.result"}};
+    for (size_t i = 0; i < 2; i++) {
+      const char *sv = rec_str(rec, io[i][0]);
+      if (sv)
+        kv_add(attrs, io[i][1], any_str(sv));
+      else
+        put_json(attrs, io[i][1], rec, io[i][0]);
+    }
+  } else if (strcmp(type, "agent") == 0 && name) {
+    kv_add(attrs, "gen_ai.agent.name", any_str(name));
+  }
   if (has_start && rec_ns(rec, "completion_start_ns", &first) == 0 &&
       first >= start && is_streamed(rec))
     kv_add(attrs, "gen_ai.response.time_to_first_chunk",

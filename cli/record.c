@@ -153,6 +153,14 @@ void rec_preview(const cJSON *rec, char *buf, size_t len) {
   if (len == 0)
     return;
   buf[0] = '\0';
+  /* A tool's output is its result, as the program sent it back. */
+  const cJSON *raw = cJSON_GetObjectItemCaseSensitive(rec, "output");
+  const char *rtype = rec_str(rec, "type");
+  if (rtype && strcmp(rtype, "tool") == 0 && cJSON_IsString(raw) &&
+      raw->valuestring) {
+    first_line(raw->valuestring, buf, len);
+    return;
+  }
   const cJSON *out = rec_arr(rec, "output");
   const cJSON *first_call = NULL;
   const cJSON *msg;

@@ -39,6 +39,10 @@ Control headers (for tests):
   x-mock-gzip: 1              Content-Encoding: gzip
   x-mock-cached-tokens: N     report N cached input tokens
   x-mock-pad-bytes: N         add N bytes of filler to the answer text
+  x-mock-tool-rounds: N       call tools N times before answering (default
+                              1): while fewer than N tool results follow the
+                              last user message, call the offered tools in
+                              turn (the first, then the second, ...)
 
 With --api-key KEY every LLM request must carry "Authorization: Bearer KEY"
 or "x-api-key: KEY" (401 otherwise), which proves that the traced program's
@@ -130,11 +134,11 @@ def tool_arguments(schema):
     return {n: plausible_value(n, props[n]) for n in names}
 
 
-def first_tool(req, api):
+def first_tool(req, api, index=0):
     tools = req.get("tools")
     if not isinstance(tools, list) or not tools:
         return None
-    t = tools[0]
+    t = tools[index % len(tools)]
     if not isinstance(t, dict):
         return None
     if api == "openai":
@@ -146,10 +150,12 @@ def first_tool(req, api):
 
 
 def conversation(req, api):
-    """(input words, last user text, last tool result or None)."""
+    """(input words, last user text, last tool result or None, number of
+    tool results since the last user message)."""
     n = 0
     last_user = ""
     tool_result = None
+    results = 0
     if api == "anthropic":
         n += words(text_of(req.get("system")))
     msgs = req.get("messages")
@@ -163,22 +169,25 @@ def conversation(req, api):
         role = m.get("role")
         if role == "tool" or role == "function":
             tool_result = text_of(content)
+            results += 1
         elif role == "user":
             if isinstance(content, list) and any(
                     isinstance(p, dict) and p.get("type") == "tool_result"
                     for p in content):
                 tool_result = text_of(content)
+                results += 1
             else:
                 last_user = text_of(content)
                 tool_result = None
-    return n, last_user, tool_result
+                results = 0
+    return n, last_user, tool_result, results
 
 
-def decide(req, api, pad):
+def decide(req, api, pad, rounds=1):
     """What the mock model answers: (text, tool call or None)."""
-    n_in, last_user, tool_result = conversation(req, api)
-    tool = first_tool(req, api)
-    if tool is not None and tool_result is None:
+    n_in, last_user, tool_result, results = conversation(req, api)
+    tool = first_tool(req, api, results)
+    if tool is not None and results < rounds:
         return n_in, "", tool
     if tool_result is not None:
         text = "The tool returned: %s. That is all I know." % tool_result
@@ -236,7 +245,8 @@ def openai_usage(n_in, n_out, cached):
 
 def openai_chat(req, body, hdr):
     pad = int(hdr.get("x-mock-pad-bytes", "0") or 0)
-    n_in, text, tool = decide(req, "openai", pad)
+    rounds = int(hdr.get("x-mock-tool-rounds", "1") or 1)
+    n_in, text, tool = decide(req, "openai", pad, rounds)
     model = req.get("model") if isinstance(req.get("model"), str) else "mock"
     rid = "chatcmpl-mock" + digest(body, "oa")[:20]
     cached = min(int(hdr.get("x-mock-cached-tokens", "0") or 0), n_in)
@@ -333,7 +343,8 @@ def openai_embeddings(req, body, hdr):
 
 def anthropic_messages(req, body, hdr):
     pad = int(hdr.get("x-mock-pad-bytes", "0") or 0)
-    n_in, text, tool = decide(req, "anthropic", pad)
+    rounds = int(hdr.get("x-mock-tool-rounds", "1") or 1)
+    n_in, text, tool = decide(req, "anthropic", pad, rounds)
     model = req.get("model") if isinstance(req.get("model"), str) else "mock"
     mid = "msg_mock" + digest(body, "an")[:20]
     tid = "toolu_mock" + digest(body, "tu")[:16]

@@ -1,10 +1,12 @@
 /* core_api: the worker-side half of the shim (libautotrace-core.so).
  *
  * Receives captures in batches from the worker thread, parses each into an
- * observation record, stamps it with the trace context, and commits the
- * batch (records, the process span's open marker, counter deltas) to the
- * spool in one transaction. At exit it writes the process span with the
- * aggregates of its children. Everything here runs off the app's threads. */
+ * observation record, stamps it with the process's fields, and hands it to
+ * the nesting engine (core_nest.c), which decides its trace and parent;
+ * what the engine closed, and the open markers of what it opened, are
+ * committed with the counter deltas in one transaction. At exit the engine
+ * closes everything, the process span included. Everything here runs off
+ * the app's threads. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,17 +15,17 @@
 #include "common/clock.h"
 #include "common/ids.h"
 #include "core_api.h"
+#include "core_nest.h"
 #include "core_process.h"
 #include "core_symbolize.h"
 #include "log.h"
 #include "spool/spool.h"
-#include "dynbuf.h"
-#include "json_write.h"
 
 struct core_counters {
   uint64_t captured, skipped_unparsed, parse_errors, http_errors,
       transport_errors, dropped_spool_full, dropped_spool_error, dropped_oom;
   uint64_t spawn_events, thread_events; /* context captures (capture.h) */
+  struct core_nest_counters nest;
 };
 
 static struct {
@@ -31,28 +33,10 @@ static struct {
   struct at_config cfg;
   struct spool *sp;
   struct core_process proc;
-  int open_marked;
   struct core_counters pending; /* not yet in the spool */
   struct at_shim_counters shim_pending;
-  /* aggregates for the process span */
-  uint64_t generations, input_tokens, output_tokens, total_tokens;
-  double cost;
-  int have_cost;
-  cJSON *first_input;  /* first user message of the first generation */
-  cJSON *last_output;  /* output of the latest generation */
-  int64_t last_end_ns; /* end of the latest child */
   int logged_spool_error;
 } S;
-
-static void reset_aggregates(void) {
-  S.generations = S.input_tokens = S.output_tokens = S.total_tokens = 0;
-  S.cost = 0;
-  S.have_cost = 0;
-  cJSON_Delete(S.first_input);
-  cJSON_Delete(S.last_output);
-  S.first_input = S.last_output = NULL;
-  S.last_end_ns = 0;
-}
 
 static int open_spool(char *err, size_t errlen) {
   if (S.sp)
@@ -69,6 +53,10 @@ static int core_start(const struct at_config *cfg, char *err, size_t errlen) {
     S.cfg = *cfg;
     at_log_open(&S.cfg); /* the core's own copy of the log settings */
     core_process_init(&S.proc, &S.cfg);
+    if (core_nest_start(&S.proc, &S.cfg) != 0) {
+      snprintf(err, errlen, "out of memory for the nesting engine");
+      return -1;
+    }
     S.started = 1;
   }
   return open_spool(err, errlen);
@@ -77,56 +65,6 @@ static int core_start(const struct at_config *cfg, char *err, size_t errlen) {
 static uint64_t num_field(const cJSON *obj, const char *key) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
   return cJSON_IsNumber(v) && v->valuedouble > 0 ? (uint64_t)v->valuedouble : 0;
-}
-
-static int64_t ns_field(const cJSON *rec, const char *key) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec, key);
-  return cJSON_IsString(v) ? strtoll(v->valuestring, NULL, 10) : 0;
-}
-
-/* The last user message of a generation's input: what it was asked. */
-static const cJSON *last_user_message(const cJSON *input) {
-  const cJSON *found = NULL, *m;
-  cJSON_ArrayForEach(m, input) {
-    const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
-    if (cJSON_IsString(role) && strcmp(role->valuestring, "user") == 0)
-      found = m;
-  }
-  return found;
-}
-
-static void aggregate(const cJSON *rec) {
-  const cJSON *type = cJSON_GetObjectItemCaseSensitive(rec, "type");
-  if (cJSON_IsString(type) && (strcmp(type->valuestring, "generation") == 0 ||
-                               strcmp(type->valuestring, "embedding") == 0))
-    S.generations++;
-  const cJSON *usage = cJSON_GetObjectItemCaseSensitive(rec, "usage");
-  uint64_t in = num_field(usage, "input_tokens");
-  uint64_t out = num_field(usage, "output_tokens");
-  uint64_t tot = num_field(usage, "total_tokens");
-  S.input_tokens += in;
-  S.output_tokens += out;
-  S.total_tokens += tot ? tot : in + out;
-  const cJSON *cost = cJSON_GetObjectItemCaseSensitive(rec, "cost_details");
-  const cJSON *total = cJSON_GetObjectItemCaseSensitive(cost, "total");
-  if (cJSON_IsNumber(total)) {
-    S.cost += total->valuedouble;
-    S.have_cost = 1;
-  }
-  const cJSON *input = cJSON_GetObjectItemCaseSensitive(rec, "input");
-  if (!S.first_input && cJSON_IsArray(input)) {
-    const cJSON *u = last_user_message(input);
-    if (u)
-      S.first_input = cJSON_Duplicate(u, 1);
-  }
-  const cJSON *output = cJSON_GetObjectItemCaseSensitive(rec, "output");
-  if (cJSON_IsArray(output) && cJSON_GetArraySize(output) > 0) {
-    cJSON_Delete(S.last_output);
-    S.last_output = cJSON_Duplicate(output, 1);
-  }
-  int64_t end = ns_field(rec, "end_ns");
-  if (end > S.last_end_ns)
-    S.last_end_ns = end;
 }
 
 static void count_outcome(const cJSON *rec) {
@@ -139,23 +77,6 @@ static void count_outcome(const cJSON *rec) {
   const cJSON *http = cJSON_GetObjectItemCaseSensitive(rec, "http");
   if (num_field(http, "status") >= 400)
     S.pending.http_errors++;
-}
-
-static cJSON *process_marker(void) {
-  cJSON *m = cJSON_CreateObject();
-  if (!m)
-    return NULL;
-  char ns[24];
-  cJSON_AddStringToObject(m, "id", S.proc.span_id);
-  cJSON_AddStringToObject(m, "trace_id", S.proc.trace_id);
-  if (S.proc.parent_id[0])
-    cJSON_AddStringToObject(m, "parent_id", S.proc.parent_id);
-  cJSON_AddStringToObject(m, "type", "span");
-  cJSON_AddStringToObject(m, "name", S.proc.name);
-  snprintf(ns, sizeof ns, "%lld", (long long)S.proc.start_ns);
-  cJSON_AddStringToObject(m, "start_ns", ns);
-  core_process_stamp(&S.proc, &S.cfg, m, 0);
-  return m;
 }
 
 /* Counter deltas for a commit; cleared only once the commit succeeds. */
@@ -174,14 +95,18 @@ static size_t collect_counters(struct spool_counter *out) {
   ADD("parse_errors", S.pending.parse_errors);
   ADD("errors.http", S.pending.http_errors);
   ADD("errors.transport", S.pending.transport_errors);
-  ADD("events.spawn", S.pending.spawn_events);
-  ADD("events.thread", S.pending.thread_events);
   ADD("dropped.spool_full", S.pending.dropped_spool_full);
   ADD("dropped.spool_error", S.pending.dropped_spool_error);
   ADD("dropped.oom", S.pending.dropped_oom + S.shim_pending.dropped_oom);
   ADD("dropped.queue_full", S.shim_pending.dropped_queue_full);
   ADD("skipped.not_llm", S.shim_pending.skipped_not_llm);
   ADD("truncated.bodies", S.shim_pending.truncated_bodies);
+  ADD("events.spawn", S.pending.spawn_events);
+  ADD("events.thread", S.pending.thread_events);
+  ADD("nest.conversations_evicted", S.pending.nest.conversations_evicted);
+  ADD("nest.traces_evicted", S.pending.nest.traces_evicted);
+  ADD("nest.idle_closed", S.pending.nest.idle_closed);
+  ADD("nest.threads_evicted", S.pending.nest.threads_evicted);
 #undef ADD
   return n;
 }
@@ -193,19 +118,6 @@ static void add_shim_delta(const struct at_shim_counters *d) {
   S.shim_pending.dropped_oom += d->dropped_oom;
   S.shim_pending.skipped_not_llm += d->skipped_not_llm;
   S.shim_pending.truncated_bodies += d->truncated_bodies;
-}
-
-/* The record as compact JSON (malloc()ed), or NULL when out of memory.
- * json_write is several times faster than cJSON's printer on the long
- * strings records are made of. */
-static char *print_record(const cJSON *rec, size_t hint, size_t *len) {
-  struct dynbuf b;
-  dynbuf_init(&b, SIZE_MAX / 2);
-  if (dynbuf_reserve(&b, hint) < 0 || at_json_write(&b, rec) < 0) {
-    dynbuf_free(&b);
-    return NULL;
-  }
-  return dynbuf_take(&b, len);
 }
 
 static void commit(char **texts, size_t *lens, size_t ntexts,
@@ -233,8 +145,6 @@ static void commit(char **texts, size_t *lens, size_t ntexts,
   if (rc == SPOOL_OK) {
     memset(&S.pending, 0, sizeof S.pending);
     memset(&S.shim_pending, 0, sizeof S.shim_pending);
-    if (nadd)
-      S.open_marked = 1;
     return;
   }
   if (rc == SPOOL_ERR_FULL)
@@ -247,20 +157,37 @@ static void commit(char **texts, size_t *lens, size_t ntexts,
            S.cfg.spool_dir, spool_strerror(rc), ntexts);
 }
 
+/* Commit what the engine produced since the last commit. */
+static void commit_batch(void) {
+  struct core_batch *cb = core_nest_batch();
+  struct core_nest_counters d;
+  core_nest_take_counters(&d);
+  S.pending.nest.conversations_evicted += d.conversations_evicted;
+  S.pending.nest.traces_evicted += d.traces_evicted;
+  S.pending.nest.idle_closed += d.idle_closed;
+  S.pending.nest.threads_evicted += d.threads_evicted;
+  S.pending.dropped_oom += cb->dropped_oom;
+  const char **del = calloc(cb->ndels ? cb->ndels : 1, sizeof *del);
+  size_t ndel = 0;
+  for (size_t i = 0; del && i < cb->ndels; i++)
+    del[ndel++] = cb->dels[i];
+  commit(cb->texts, cb->lens, cb->ntexts, cb->adds, cb->nadds,
+         (const char *const *)del, ndel);
+  free(del);
+  core_nest_batch_reset();
+}
+
 static void core_consume(struct at_capture **caps, size_t n,
                          const struct at_shim_counters *delta) {
   add_shim_delta(delta);
-  char **texts = calloc(n ? n : 1, sizeof *texts);
-  size_t *lens = calloc(n ? n : 1, sizeof *lens);
-  size_t nt = 0;
   struct at_parse_opts opts = {.capture_metadata_only =
                                    S.cfg.capture_metadata_only,
                                .capture_binary = S.cfg.capture_binary};
   for (size_t i = 0; i < n; i++) {
     struct at_capture *c = caps[i];
     if (c->kind != AT_CAPTURE_EXCHANGE) {
-      /* Context events: counted here; the nesting engine turns them into
-       * spans (docs/nesting.md). */
+      /* Context events: the nesting engine turns them into spans
+       * (docs/nesting.md). */
       if (c->kind == AT_CAPTURE_SPAWN) {
         S.pending.spawn_events++;
         AT_DBG("spawn: span %s program %s thread %d, %u frames", c->span_id,
@@ -270,12 +197,11 @@ static void core_consume(struct at_capture **caps, size_t n,
         AT_DBG("thread: %d created by %d, %u frames", c->tid,
                c->origin.creator_tid, c->origin.nstack);
       }
+      core_nest_event(c);
       continue;
     }
     const char *skip = NULL;
-    cJSON *rec = texts && lens
-                     ? at_parse_exchange(&c->ex, &c->match, &opts, &skip)
-                     : NULL;
+    cJSON *rec = at_parse_exchange(&c->ex, &c->match, &opts, &skip);
     if (!rec) {
       if (skip)
         S.pending.skipped_unparsed++;
@@ -283,106 +209,34 @@ static void core_consume(struct at_capture **caps, size_t n,
         S.pending.dropped_oom++;
       continue;
     }
-    char id[17];
-    at_new_span_id(id);
-    cJSON_DeleteItemFromObjectCaseSensitive(rec, "id");
-    cJSON_DeleteItemFromObjectCaseSensitive(rec, "parent_id");
-    cJSON_AddStringToObject(rec, "id", id);
-    cJSON_AddStringToObject(rec, "parent_id", S.proc.span_id);
     core_process_stamp(&S.proc, &S.cfg, rec, c->tid);
-    aggregate(rec);
     count_outcome(rec);
-    /* Sized up front: the record is about as large as what it came from,
-     * so printing needs no realloc chain. */
-    texts[nt] = print_record(
-        rec, c->ex.req_body_len / 2 + c->ex.resp_body_len + 4096, &lens[nt]);
-    if (texts[nt])
-      nt++;
-    else
-      S.pending.dropped_oom++;
-    cJSON_Delete(rec);
+    core_nest_exchange(c, rec); /* decides its trace and parent */
   }
-
-  /* The process span's open marker goes in with its first children, so a
-   * reader can close it if this process dies without reaching exit. */
-  struct spool_open_mark mark = {0};
-  char *mark_text = NULL;
-  size_t nadd = 0;
-  if (!S.open_marked) {
-    cJSON *m = process_marker();
-    mark_text = m ? cJSON_PrintUnformatted(m) : NULL;
-    cJSON_Delete(m);
-    if (mark_text) {
-      mark.span_id = S.proc.span_id;
-      mark.json = mark_text;
-      mark.len = strlen(mark_text);
-      nadd = 1;
-    }
-  }
-  commit(texts, lens, nt, &mark, nadd, NULL, 0);
-  free(mark_text);
-  for (size_t i = 0; i < nt; i++)
-    free(texts[i]);
-  free(texts);
-  free(lens);
-}
-
-static cJSON *process_span_record(int64_t end_ns) {
-  cJSON *r = process_marker();
-  if (!r)
-    return NULL;
-  char ns[24];
-  snprintf(ns, sizeof ns, "%lld",
-           (long long)(end_ns > S.last_end_ns ? end_ns : S.last_end_ns));
-  cJSON_AddStringToObject(r, "end_ns", ns);
-  cJSON_AddStringToObject(r, "level", "DEFAULT");
-  if (S.first_input) {
-    cJSON *in = cJSON_AddArrayToObject(r, "input");
-    if (in)
-      cJSON_AddItemToArray(in, cJSON_Duplicate(S.first_input, 1));
-  }
-  if (S.last_output)
-    cJSON_AddItemToObject(r, "output", cJSON_Duplicate(S.last_output, 1));
-  cJSON *meta = cJSON_AddObjectToObject(r, "metadata");
-  if (meta) {
-    cJSON_AddStringToObject(meta, "capture", "process");
-    cJSON_AddNumberToObject(meta, "generations", (double)S.generations);
-    cJSON_AddNumberToObject(meta, "input_tokens", (double)S.input_tokens);
-    cJSON_AddNumberToObject(meta, "output_tokens", (double)S.output_tokens);
-    cJSON_AddNumberToObject(meta, "total_tokens", (double)S.total_tokens);
-    if (S.have_cost)
-      cJSON_AddNumberToObject(meta, "cost_usd", S.cost);
-  }
-  return r;
+  core_nest_tick(at_wall_ns());
+  commit_batch();
 }
 
 static void core_finish(const struct at_shim_counters *delta) {
   if (!S.started)
     return;
   add_shim_delta(delta);
-  cJSON *r = process_span_record(at_wall_ns());
-  char *text = r ? cJSON_PrintUnformatted(r) : NULL;
-  cJSON_Delete(r);
-  size_t len = text ? strlen(text) : 0;
-  const char *del[1] = {S.proc.span_id};
-  commit(text ? &text : NULL, &len, text ? 1 : 0, NULL, 0, del,
-         S.open_marked ? 1 : 0);
-  cJSON_free(text);
+  core_nest_finish(at_wall_ns());
+  commit_batch();
+  core_nest_forget();
   if (S.sp)
     spool_close(S.sp);
   S.sp = NULL;
-  reset_aggregates();
 }
 
 static void core_atfork_child(void) {
-  core_symbolize_reset(); /* the child's mappings may change from here */
   if (S.sp)
     spool_abandon(S.sp); /* never close the parent's LMDB handle */
   S.sp = NULL;
-  S.open_marked = 0;
   memset(&S.pending, 0, sizeof S.pending);
   memset(&S.shim_pending, 0, sizeof S.shim_pending);
-  reset_aggregates();
+  core_nest_forget();     /* the parent's observations are the parent's */
+  core_symbolize_reset(); /* the child's mappings may change from here */
   S.logged_spool_error = 0;
   /* The shim has given the child its own process span; the next start()
    * takes it from the configuration. */

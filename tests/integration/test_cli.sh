@@ -157,13 +157,16 @@ case_readers() {
 
   cli export --format otlp --all --spool "$S" >"$T/otlp.json" 2>"$T/otlp.err" ||
     fail "export otlp: $(cat "$T/otlp.err")"
-  check --otlp "$T/otlp.json" --spans 3 --gen-spans 2
+  # The process span, two generations and the get_weather tool between
+  # them (docs/nesting.md); the tool is an execute_tool span, not a model
+  # call.
+  check --otlp "$T/otlp.json" --spans 4 --gen-spans 2
   cli export --format otlp last --spool "$S" >"$T/otlp-last.json" ||
     fail "export --format otlp last failed"
-  check --otlp "$T/otlp-last.json" --spans 3
+  check --otlp "$T/otlp-last.json" --spans 4
   cli export --format jsonl last --spool "$S" >"$T/last.jsonl" ||
     fail "export --format jsonl last failed"
-  check "$T/last.jsonl" --count 3 --eq trace_id="$tid"
+  check "$T/last.jsonl" --count 4 --eq trace_id="$tid"
   no_secret "$S" "$T"/*.txt "$T"/*.json "$T"/*.jsonl
 }
 

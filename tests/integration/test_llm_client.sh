@@ -126,11 +126,12 @@ case_parallel() {
   done
   export_jsonl "$S" "$T/recs.jsonl"
   for api in multi multi-socket; do
-    # Four generations, each with its own question and the answer to it.
+    # Four generations, each with its own question and the answer to it:
+    # four unrelated conversations, so four traces (docs/nesting.md).
     check "$T/recs.jsonl" --where type=generation \
       --where-contains "input.0.parts.0.content=parallel-$api " \
       --count 4 --echo --distinct id --distinct response_id \
-      --distinct input.0.parts.0.content --same parent_id \
+      --distinct input.0.parts.0.content --distinct trace_id \
       --eq metadata.stream=true --eq usage.input_tokens=6 \
       --order start_ns,completion_start_ns,end_ns
     local i

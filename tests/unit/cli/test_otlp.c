@@ -440,6 +440,41 @@ Test(otlp, embeddings_carry_no_chat_messages) {
   cJSON_Delete(e);
 }
 
+/* Inferred tools and agents (docs/nesting.md) are the GenAI conventions'
+ * execute_tool and invoke_agent spans, and Langfuse's tool and agent. */
+Test(otlp, tools_and_agents_map_to_execute_tool_and_invoke_agent) {
+  cJSON *t = th_json(
+      "{\"id\":\"1111111111111111\",\"trace_id\":\"" T1 "\","
+      "\"parent_id\":\"2222222222222222\",\"type\":\"tool\",\"name\":"
+      "\"get_weather\",\"start_ns\":\"1\",\"end_ns\":\"2\",\"operation\":"
+      "\"execute_tool\",\"input\":{\"city\":\"Paris\"},\"output\":\"18C\","
+      "\"metadata\":{\"tool_call_id\":\"call_1\"}}");
+  cJSON *a = th_json(
+      "{\"id\":\"3333333333333333\",\"trace_id\":\"" T1 "\","
+      "\"parent_id\":\"1111111111111111\",\"type\":\"agent\",\"name\":"
+      "\"researcher\",\"start_ns\":\"1\",\"end_ns\":\"2\",\"operation\":"
+      "\"invoke_agent\"}");
+  const cJSON *recs[] = {t, a};
+  cJSON *req = otlp_request_from_records(recs, 2, NULL);
+  cr_assert_eq(check_request(req), 2);
+  const cJSON *ts = span_at(req, 0, 0), *as = span_at(req, 0, 1);
+  cr_expect_eq(cJSON_GetObjectItem(ts, "kind")->valueint, 1, "INTERNAL");
+  cr_expect_str_eq(attr_str(ts, "gen_ai.operation.name"), "execute_tool");
+  cr_expect_str_eq(attr_str(ts, "gen_ai.tool.name"), "get_weather");
+  cr_expect_str_eq(attr_str(ts, "gen_ai.tool.call.id"), "call_1");
+  cr_expect_str_eq(attr_str(ts, "gen_ai.tool.call.arguments"),
+                   "{\"city\":\"Paris\"}");
+  cr_expect_str_eq(attr_str(ts, "gen_ai.tool.call.result"), "18C");
+  cr_expect_str_eq(attr_str(ts, "langfuse.observation.type"), "tool");
+  cr_expect_null(attr(ts, "gen_ai.input.messages"));
+  cr_expect_str_eq(attr_str(as, "gen_ai.operation.name"), "invoke_agent");
+  cr_expect_str_eq(attr_str(as, "gen_ai.agent.name"), "researcher");
+  cr_expect_str_eq(attr_str(as, "langfuse.observation.type"), "agent");
+  cJSON_Delete(req);
+  cJSON_Delete(t);
+  cJSON_Delete(a);
+}
+
 Test(otlp, the_validator_catches_broken_shapes) {
   /* The checks above must be able to fail: a hand-made span with an
    * attribute object instead of a KeyValue list is refused. */

@@ -121,6 +121,15 @@ Test(record, preview_falls_back_to_the_first_tool_call) {
   cJSON_Delete(r);
 }
 
+Test(record, preview_of_a_tool_is_its_result) {
+  cJSON *r = th_json("{\"type\":\"tool\",\"input\":{\"city\":\"Paris\"},"
+                     "\"output\":\"18C\\nand rain\"}");
+  char buf[256];
+  rec_preview(r, buf, sizeof buf);
+  cr_expect_str_eq(buf, "18C");
+  cJSON_Delete(r);
+}
+
 Test(record, preview_never_cuts_a_character) {
   cJSON *r = th_json("{\"output\":[{\"parts\":[{\"type\":\"text\","
                      "\"content\":\"ab\xc3\xa9\xc3\xa9\"}]}]}");
