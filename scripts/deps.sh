@@ -23,6 +23,9 @@ python3 openssl curl"
 # libbrotli-dev libzstd-dev (with zlib1g-dev): wire/ decodes br, zstd, gzip
 # and deflate bodies seen on raw connections.
 BUILD_PKGS="$BUILD_PKGS libbrotli-dev libzstd-dev"
+# libnghttp2-dev: wire/h2.c decodes HTTP/2 header blocks with libnghttp2's
+# HPACK inflater (one per direction of a connection).
+BUILD_PKGS="$BUILD_PKGS libnghttp2-dev"
 # libcriterion-dev: unit tests; lmdb-utils: mdb_stat, to check a spool is a
 # sound LMDB environment; binutils: nm, for the exported-symbols test;
 # clang: libFuzzer for make fuzz.

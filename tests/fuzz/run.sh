@@ -26,7 +26,7 @@ for t in $TARGETS; do
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -I. -Icommon -Iproviders \
     "tests/fuzz/$t.c" $SRC -o "$OUT/bin/$t" -lcjson -lpthread \
-    -lz -lbrotlidec -lbrotlienc -lzstd
+    -lz -lbrotlidec -lbrotlienc -lzstd -lnghttp2
   corpus="$OUT/$t/corpus"
   mkdir -p "$corpus"
   if [ -d "tests/fuzz/seeds/$t" ]; then
