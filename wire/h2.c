@@ -791,14 +791,18 @@ static void frame_begin(struct wire_h2 *c, struct h2dir *d) {
   int padded = (d->flags & FL_PADDED) != 0;
   switch (d->type) {
   case F_DATA:
-    if (!sid || sid > c->last_sid) {
-      if (!d->is_out && sid)
+    if (!sid || (d->is_out && !(sid & 1))) {
+      lost(c, "%s DATA on stream %u", side(d), sid);
+      return;
+    }
+    if ((sid & 1) && sid > c->last_sid) {
+      if (!d->is_out)
         c->stats.unmatched++;
       lost(c, "%s DATA on stream %u, never opened", side(d), sid);
       return;
     }
     d->pre_len = padded;
-    d->s = find(c, sid);
+    d->s = find(c, sid); /* none for a pushed (even) stream */
     break;
   case F_HEADERS:
     if (!sid) {

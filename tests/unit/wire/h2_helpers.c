@@ -159,8 +159,8 @@ void h2c_load(struct h2conn *c, const char *name) {
       break;
     cr_assert_eq(got, 5, "%s: cut record header", name);
     cr_assert(h[0] == '>' || h[0] == '<', "%s: bad direction", name);
-    size_t n = (size_t)h[1] << 24 | (size_t)h[2] << 16 | (size_t)h[3] << 8 |
-               h[4];
+    size_t n =
+        (size_t)h[1] << 24 | (size_t)h[2] << 16 | (size_t)h[3] << 8 | h[4];
     char *p = malloc(n ? n : 1);
     cr_assert(p);
     cr_assert_eq(fread(p, 1, n, f), n, "%s: cut record", name);

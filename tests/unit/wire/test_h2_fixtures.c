@@ -64,8 +64,8 @@ Test(h2_fixtures, curl_streamed_gzip) {
   cr_assert(x->flags & WIRE_X_H2);
   cr_assert_str_eq(x->resp_coding, "gzip");
   cr_assert_eq(strncmp(x->resp_headers, "HTTP/2 200\r\n", 12), 0);
-  cr_assert(has(x->resp_headers, x->resp_headers_len,
-                "content-encoding: gzip\r\n"));
+  cr_assert(
+      has(x->resp_headers, x->resp_headers_len, "content-encoding: gzip\r\n"));
   cr_assert(has(x->req_fields, x->req_fields_len,
                 "authorization: Bearer sk-test-h2\r\n"));
   cr_assert(has(x->req_fields, x->req_fields_len, "user-agent: curl/"));
@@ -113,8 +113,8 @@ Test(h2_fixtures, httpx_three_interleaved_streams) {
     cr_assert_eq(events(x), 8);
     char want[64];
     /* the case id travels in the request and comes back in each event */
-    const char *id = memmem(x->req_fields, x->req_fields_len, "x-case: httpx",
-                            13);
+    const char *id =
+        memmem(x->req_fields, x->req_fields_len, "x-case: httpx", 13);
     cr_assert(id);
     snprintf(want, sizeof want, "\"id\":\"chatcmpl-httpx%c\"", id[13]);
     cr_assert(strstr(x->resp_body, want), "%s not in %s", want, x->resp_body);
@@ -165,7 +165,8 @@ Test(h2_fixtures, pyh2_every_feature) {
                    "{\"object\":\"list\",\"data\":[{\"id\":\"gpt-4o-mini\"}]}");
   cr_assert_str_eq(m->method, "GET");
   struct wire_exchange *m1 = h2_find(&r, "/v1/models/gpt-4o-mini");
-  cr_assert_str_eq(m1->resp_body, "{\"id\":\"gpt-4o-mini\",\"object\":\"model\"}");
+  cr_assert_str_eq(m1->resp_body,
+                   "{\"id\":\"gpt-4o-mini\",\"object\":\"model\"}");
   cr_assert_eq(m1->partial, 0);
   cr_assert_str_eq(r.x[1]->target, "/v1/models");
   cr_assert_str_eq(r.x[2]->target, "/v1/models/gpt-4o-mini");
