@@ -40,7 +40,7 @@ void h2c_free(struct h2conn *c);
 /* Load a fixture of tests/fixtures/wire/. */
 void h2c_load(struct h2conn *c, const char *name);
 
-#define H2RUN_MAX 32
+#define H2RUN_MAX 64
 struct h2run {
   int n;
   struct wire_exchange *x[H2RUN_MAX];

@@ -424,6 +424,52 @@ Test(h2, hpack_memory_bound) {
   peers_free(&p);
 }
 
+/* ... while a table as large as max_head (64 KiB by default) is always
+ * followed, even filled with the smallest entries (the costliest for the
+ * inflater's bookkeeping). */
+Test(h2, full_64k_table_of_tiny_entries_fits) {
+  struct peers p;
+  peers_init(&p, 0);
+  nghttp2_hd_deflate_del(p.sv);
+  cr_assert_eq(nghttp2_hd_deflate_new(&p.sv, 65536), 0);
+  struct fb b = {0};
+  fb_put(&b, WIRE_H2_PREFACE, WIRE_H2_PREFACE_LEN);
+  static const uint32_t cl_set[] = {1, 65536};
+  fb_settings(&b, 0, cl_set, 1);
+  h2c_add(&p.c, WIRE_OUT, b.p, b.n);
+  b.n = 0;
+  fb_settings(&b, 0, NULL, 0);
+  fb_settings(&b, 1, NULL, 0);
+  h2c_add(&p.c, WIRE_IN, b.p, b.n);
+  cr_assert_eq(nghttp2_hd_deflate_change_table_size(p.sv, 65536), 0);
+  static char names[2500][8];
+  for (uint32_t i = 0; i < 50; i++) {
+    const char *nv[2 + 2 * 50 + 1];
+    nv[0] = ":status";
+    nv[1] = "200";
+    for (int k = 0; k < 50; k++) {
+      snprintf(names[i * 50 + (uint32_t)k], 8, "%x", i * 50 + (uint32_t)k);
+      nv[2 + 2 * k] = names[i * 50 + (uint32_t)k];
+      nv[3 + 2 * k] = "";
+    }
+    nv[2 + 2 * 50] = NULL;
+    static const char *const G[] = {":method", "GET",        ":scheme",
+                                    "https",   ":authority", "h",
+                                    ":path",   "/",          NULL};
+    headers(&p, WIRE_OUT, 1 + 2 * i, END_STREAM, G);
+    headers(&p, WIRE_IN, 1 + 2 * i, END_STREAM, nv);
+  }
+  cr_assert_gt(nghttp2_hd_deflate_get_dynamic_table_size(p.sv), 60000);
+  struct h2run r;
+  h2_run(&p.c, 0, NULL, NULL, NULL, &r);
+  cr_assert_eq(r.state, WIRE_H2, "%s", r.reason);
+  cr_assert_eq(r.n, 50);
+  cr_assert(strstr(r.x[49]->resp_headers, "\r\n9c3: \r\n"));
+  h2_run_free(&r);
+  fb_free(&b);
+  peers_free(&p);
+}
+
 /* ---- streams ------------------------------------------------------------ */
 
 Test(h2, interleaved_streams_finish_in_their_order) {
