@@ -225,3 +225,45 @@ Test(h2_fixtures, closed_after_every_record) {
     h2c_free(&full);
   }
 }
+
+/* A hook that began with wire_conn (no ALPN: h2c with prior knowledge)
+ * hands over when wire_conn says WIRE_H2: wire_conn took the preface's
+ * first line; wire_h2 gets that line, then the rest of the bytes. */
+Test(h2_fixtures, handover_from_wire_conn) {
+  struct h2conn c = {0};
+  h2c_load(&c, "curl_h2c.h2rec");
+  /* The recording is in the server's order, which sent its SETTINGS on
+   * accept; the client wrote its preface before reading anything. */
+  cr_assert_eq(c.r[0].dir, WIRE_IN);
+  cr_assert_eq(c.r[1].dir, WIRE_OUT);
+  struct h2rec first = c.r[0];
+  c.r[0] = c.r[1];
+  c.r[1] = first;
+  struct wire_conn *h1 = wire_conn_new(NULL, NULL, NULL);
+  struct wire_h2 *h2 = NULL;
+  int64_t t = 0;
+  for (size_t i = 0; i < c.n; i++) {
+    const char *p = c.r[i].p;
+    size_t n = c.r[i].n;
+    if (!h2) {
+      size_t taken = wire_conn_feed(h1, (enum wire_dir)c.r[i].dir, p, n, ++t);
+      if (wire_conn_state(h1, NULL) != WIRE_H2)
+        continue;
+      cr_assert_eq(taken, 16);
+      h2 = wire_h2_new(NULL, NULL, NULL);
+      wire_h2_feed(h2, WIRE_OUT, WIRE_H2_PREFACE, 16, t);
+      p += taken;
+      n -= taken;
+    }
+    cr_assert_eq(wire_h2_feed(h2, (enum wire_dir)c.r[i].dir, p, n, ++t), n);
+  }
+  cr_assert(h2);
+  struct wire_exchange *x = wire_h2_next(h2);
+  cr_assert(x);
+  cr_assert_eq(x->partial, 0, "%s", x->reason);
+  cr_assert_eq(x->status, 200);
+  wire_exchange_free(x);
+  wire_h2_free(h2);
+  wire_conn_free(h1);
+  h2c_free(&c);
+}
