@@ -365,6 +365,12 @@ static void keep(struct hblock *hb, struct field_ref *r, const char *v,
     hb->over = 1;
     return;
   }
+  /* No NUL, CR, LF, and for what goes into the request line no space */
+  if (!value_ok(v, vl) || (r != &hb->host && memchr(v, ' ', vl))) {
+    if (!hb->bad)
+      hb->bad = "malformed pseudo-header field";
+    return;
+  }
   r->off = hb->meta.len;
   r->len = vl;
   r->set = 1;
@@ -434,30 +440,42 @@ static void on_field(void *arg, const char *n, size_t nl, const char *v,
     return;
   }
   hb->regular_seen = 1;
+  /* Only what is kept is looked at: a block that refers again and again to
+   * a large table entry costs no more than max_head of scanning. */
+  size_t max = d->c->lim.max_head;
+  int render = !hb->over && hb->fields.len + nl + vl + 4 <= max;
+  int ce = name_is(n, nl, "content-encoding");
+  int cl = name_is(n, nl, "content-length");
+  int host = hb->kind == HB_REQUEST && !hb->host.set && name_is(n, nl, "host");
+  if (!render)
+    hb->over = 1;
+  if (ce && hb->ce_len + vl + 2 >= sizeof hb->ce) {
+    hb->ce_over = 1;
+    ce = 0;
+  }
+  if (host && hb->meta.len + vl > max) {
+    hb->over = 1;
+    host = 0;
+  }
+  if (!render && !ce && !cl && !host)
+    return;
   if (!name_ok(n, nl) || !value_ok(v, vl)) {
     if (!hb->bad)
       hb->bad = "malformed header field";
     return;
   }
-  if (name_is(n, nl, "content-encoding")) {
-    if (hb->ce_len + vl + 2 >= sizeof hb->ce) {
-      hb->ce_over = 1;
-    } else {
-      if (hb->ce_len)
-        hb->ce[hb->ce_len++] = ',';
-      memcpy(hb->ce + hb->ce_len, v, vl);
-      hb->ce_len += vl;
-    }
-  } else if (name_is(n, nl, "content-length")) {
+  if (ce) {
+    if (hb->ce_len)
+      hb->ce[hb->ce_len++] = ',';
+    memcpy(hb->ce + hb->ce_len, v, vl);
+    hb->ce_len += vl;
+  } else if (cl) {
     content_length(hb, v, vl);
-  } else if (name_is(n, nl, "host") && hb->kind == HB_REQUEST &&
-             !hb->host.set) {
-    keep(hb, &hb->host, v, vl, d->c->lim.max_head);
+  } else if (host) {
+    keep(hb, &hb->host, v, vl, max);
   }
-  if (hb->fields.len + nl + vl + 4 > d->c->lim.max_head) {
-    hb->over = 1;
+  if (!render)
     return;
-  }
   dynbuf_add(&hb->fields, n, nl);
   dynbuf_add(&hb->fields, ": ", 2);
   dynbuf_add(&hb->fields, v, vl);

@@ -794,6 +794,10 @@ Test(h2, malformed_fields) {
   headers(&p, WIRE_OUT, 5, END_STREAM, LATE);
   headers(&p, WIRE_OUT, 7, END_STREAM, NOPATH);
   headers(&p, WIRE_OUT, 9, END_STREAM, POST);
+  static const char *const BADPATH[] = {
+      ":method", "GET", ":scheme", "https", ":path", "/a HTTP/1.1\r\nx: y",
+      NULL};
+  headers(&p, WIRE_OUT, 11, END_STREAM, BADPATH);
   headers(&p, WIRE_IN, 1, END_STREAM, OK);
   headers(&p, WIRE_IN, 3, END_STREAM, OK);
   headers(&p, WIRE_IN, 5, END_STREAM, OK);
@@ -803,7 +807,7 @@ Test(h2, malformed_fields) {
   h2_check_splits(&p.c, NULL, NULL, NULL, &r);
   cr_assert_eq(r.state, WIRE_H2, "%s", r.reason);
   cr_assert_eq(r.n, 4);
-  cr_assert_eq(r.stats.malformed, 1);
+  cr_assert_eq(r.stats.malformed, 2); /* no :path, a :path with CRLF */
   cr_assert_str_eq(r.x[0]->reason, "request: malformed header field");
   FIELDS_EQ(r.x[0], "ok: 2\r\n");
   cr_assert_str_eq(r.x[1]->reason, "request: malformed header field");
