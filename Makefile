@@ -32,7 +32,7 @@ LDFLAGS  += $(SANFLAGS)
 COMMON_SRC    := $(wildcard common/*.c)
 PROVIDERS_SRC := $(wildcard providers/*.c)
 SPOOL_SRC     := $(wildcard spool/*.c)
-# HTTP/1.1 framing and content decoding of raw byte streams (docs/wire.md).
+# HTTP/1.1 and HTTP/2 decoding of raw byte streams (docs/wire.md).
 WIRE_SRC      := $(wildcard wire/*.c)
 # The nesting engine: calls and events -> the observation tree
 # (docs/nesting.md). Pure; linked into the core, the CLI and its tests.
@@ -112,13 +112,13 @@ $(SHIM): $(call obj,$(SHIM_SRC)) preload/exports.map
 $(CORE): $(call obj,$(CORE_SRC)) preload/core.map
 	$(Q)$(call say,LINK,$@)$(CC) -shared -o $@ $(call obj,$(CORE_SRC)) $(LDFLAGS) \
 	  -Wl,--version-script=preload/core.map -Wl,-z,defs -lcjson -llmdb -lpthread -lm \
-	  -lz -lbrotlidec -lzstd -ldw -lelf
+	  -lz -lbrotlidec -lzstd -ldw -lelf -lnghttp2
 
 # Only the CLI links libcurl (the uploader is a libcurl client); the shim
 # never does.
 $(CLI): $(call obj,$(CLI_SRC) $(LIB_SRC))
 	$(Q)$(call say,LINK,$@)$(CC) -o $@ $^ $(LDFLAGS) -lcurl -lcjson -llmdb -lpthread -lm -lz \
-	  -lbrotlidec -lzstd
+	  -lbrotlidec -lzstd -lnghttp2
 
 # Keep every object: the unit-test pattern rule makes them intermediate,
 # and make would delete (and later rebuild) them.
@@ -128,7 +128,7 @@ $(CLI): $(call obj,$(CLI_SRC) $(LIB_SRC))
 $(B)/tests/unit_%: $$(call obj,$$(wildcard tests/unit/$$*/*.c) $$(UNIT_DEPS_$$*))
 	@mkdir -p $(dir $@)
 	$(Q)$(call say,LINK,$@)$(CC) -o $@ $^ $(LDFLAGS) -lcriterion -lcurl -lcjson -llmdb -lpthread -lm -lz \
-	  -lbrotlidec -lzstd $(UNIT_LIBS_$*)
+	  -lbrotlidec -lzstd -lnghttp2 $(UNIT_LIBS_$*)
 
 $(B)/tests/unit_stack: | $(SYMTEST)
 
@@ -150,7 +150,7 @@ $(B)/examples/%: examples/%.c
 $(B)/bench/%: bench/%.c
 	@mkdir -p $(dir $@)
 	$(Q)$(call say,LINK,$@)$(CC) $(CFLAGS) -o $@ $< $(call obj,$(LIB_SRC)) $(LDFLAGS) -lcurl \
-	  -lcjson -llmdb -lpthread -lm -lz -lbrotlidec -lzstd
+	  -lcjson -llmdb -lpthread -lm -lz -lbrotlidec -lzstd -lnghttp2
 
 $(BENCHES): $(call obj,$(LIB_SRC))
 

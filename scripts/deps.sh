@@ -26,6 +26,9 @@ BUILD_PKGS="$BUILD_PKGS libbrotli-dev libzstd-dev"
 # libdw-dev (elfutils' libdw and libelf): the core names the functions of
 # captured call stacks (preload/core_symbolize.c); the shim never links it.
 BUILD_PKGS="$BUILD_PKGS libdw-dev"
+# libnghttp2-dev: wire/h2.c decodes HTTP/2 header blocks with libnghttp2's
+# HPACK inflater (one per direction of a connection).
+BUILD_PKGS="$BUILD_PKGS libnghttp2-dev"
 # libcriterion-dev: unit tests; lmdb-utils: mdb_stat, to check a spool is a
 # sound LMDB environment; binutils: nm, for the exported-symbols test;
 # clang: libFuzzer for make fuzz.

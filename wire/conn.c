@@ -13,44 +13,19 @@
  * are parsed, the data skipped), nothing is stored, decoded or allocated. */
 #include "conn.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "common/dynbuf.h"
 #include "wire/chunked.h"
-#include "wire/decode.h"
+#include "wire/exch.h"
 #include "wire/http1.h"
 
 /* A header buffer that grew past this is freed after use, not kept. */
 #define HEAD_KEEP 16384
 /* wire_http1_prefix_ok() looks at no more than this many bytes. */
 #define PREFIX_LOOK 24
-
-struct wx;
-
-struct body {
-  struct dynbuf buf;
-  struct wire_decoder *dec; /* NULL: identity */
-  int stop;                 /* cap reached, or undecodable: pass the rest */
-  int is_resp;              /* keep arrival marks */
-  int64_t now;              /* time of the bytes being fed */
-  struct wx *x;
-};
-
-/* The private side of an exchange; pub must stay first. */
-struct wx {
-  struct wire_exchange pub;
-  struct dynbuf req_head, resp_heads;
-  struct body req, resp;
-  size_t fields_off, fields_len;
-  char req_coding[48], resp_coding[48];
-  char *url;
-  struct wx *next;
-  char strings[]; /* method, target, host, each NUL-terminated */
-};
 
 struct slot {
   struct wx *x; /* NULL: passed over */
@@ -86,28 +61,12 @@ struct wire_conn {
   struct slot *ring;
   uint64_t ring_head, ring_tail; /* slots in flight: [head, tail) */
   uint64_t resp_next;            /* the slot the next response answers */
-  struct wx *done_first, *done_last;
-  size_t ndone;
+  struct wx_queue done;
   struct wire_stats stats;
 };
 
 static struct slot *slot_at(struct wire_conn *c, uint64_t i) {
   return &c->ring[i % c->lim.max_pending];
-}
-
-static void set_partial(struct wx *x, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void set_partial(struct wx *x, const char *fmt, ...) {
-  if (!x)
-    return;
-  if (!x->pub.partial) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(x->pub.reason, sizeof x->pub.reason, fmt, ap);
-    va_end(ap);
-  }
-  x->pub.partial = 1;
 }
 
 /* ---- exchanges ------------------------------------------------------ */
@@ -119,33 +78,17 @@ static void head_release(struct dynbuf *b) {
     dynbuf_reset(b);
 }
 
-static struct wx *wx_new(struct wire_conn *c, const struct wire_head *h,
-                         struct dir *d) {
-  size_t need = h->method.n + h->target.n + h->host.n + 3;
-  struct wx *x = calloc(1, sizeof *x + need);
+/* A captured request: its exchange takes the header block buffer. */
+static struct wx *conn_wx_new(struct wire_conn *c, const struct wire_head *h,
+                              struct dir *d) {
+  struct wire_span host = h->host.p ? h->host : (struct wire_span){"", 0};
+  struct wx *x = wx_new(h->method, h->target, host, &c->lim, d->t0);
   if (!x)
     return NULL;
-  char *s = x->strings;
-  memcpy(s, h->method.p, h->method.n);
-  x->pub.method = s;
-  s += h->method.n + 1;
-  memcpy(s, h->target.p, h->target.n);
-  x->pub.target = s;
-  s += h->target.n + 1;
-  if (h->host.n)
-    memcpy(s, h->host.p, h->host.n);
-  x->pub.host = s;
   x->fields_off = (size_t)(h->fields.p - d->head.ptr);
   x->fields_len = h->fields.n;
-  dynbuf_init(&x->req_head, c->lim.max_head);
   x->req_head = d->head; /* the buffer changes hands */
   dynbuf_init(&d->head, c->lim.max_head);
-  dynbuf_init(&x->resp_heads, c->lim.max_head);
-  dynbuf_init(&x->req.buf, c->lim.max_body);
-  dynbuf_init(&x->resp.buf, c->lim.max_body);
-  x->req.x = x->resp.x = x;
-  x->resp.is_resp = 1;
-  x->pub.t_start_ns = d->t0;
   if (h->expect_continue)
     x->pub.flags |= WIRE_X_EXPECT_100;
   if (h->conn_close)
@@ -153,72 +96,17 @@ static struct wx *wx_new(struct wire_conn *c, const struct wire_head *h,
   return x;
 }
 
-static void body_free(struct body *b) {
-  if (b->dec) {
-    wire_decoder_free(b->dec);
-    free(b->dec);
-    b->dec = NULL;
-  }
-}
-
-void wire_exchange_free(struct wire_exchange *e) {
-  struct wx *x = (struct wx *)e;
-  if (!x)
-    return;
-  body_free(&x->req);
-  body_free(&x->resp);
-  dynbuf_free(&x->req_head);
-  dynbuf_free(&x->resp_heads);
-  dynbuf_free(&x->req.buf);
-  dynbuf_free(&x->resp.buf);
-  free(x->url);
-  free(x);
-}
-
-static const char *buf_or_empty(const struct dynbuf *b) {
-  return b->ptr ? b->ptr : "";
-}
-
 /* The exchange is finished: publish its buffers and queue it. */
 static void finish_x(struct wire_conn *c, struct wx *x) {
-  struct wire_exchange *e = &x->pub;
-  body_free(&x->req);
-  body_free(&x->resp);
-  e->req_head = buf_or_empty(&x->req_head);
-  e->req_head_len = x->req_head.len;
-  if (x->fields_off + x->fields_len > x->req_head.len)
-    x->fields_off = x->fields_len = 0;
-  e->req_fields = e->req_head + x->fields_off;
-  e->req_fields_len = x->fields_len;
-  e->req_body = buf_or_empty(&x->req.buf);
-  e->req_body_len = x->req.buf.len;
-  e->req_body_truncated = x->req.buf.truncated;
-  e->req_coding = x->req_coding;
-  e->resp_headers = buf_or_empty(&x->resp_heads);
-  e->resp_headers_len = x->resp_heads.len;
-  e->resp_body = buf_or_empty(&x->resp.buf);
-  e->resp_body_len = x->resp.buf.len;
-  e->resp_body_truncated = x->resp.buf.truncated;
-  e->resp_coding = x->resp_coding;
-  if (e->status == 0 && x->resp_heads.len == 0)
-    e->flags |= WIRE_X_NO_RESPONSE;
-  if (e->t_end_ns < c->now)
-    e->t_end_ns = c->now;
-  if (c->ndone >= c->lim.max_done) {
+  wx_publish(x, c->now);
+  int partial = x->pub.partial;
+  if (wx_queue_push(&c->done, x, c->lim.max_done) < 0) {
     c->stats.dropped++;
-    wire_exchange_free(e);
     return;
   }
   c->stats.exchanges++;
-  if (e->partial)
+  if (partial)
     c->stats.partial++;
-  x->next = NULL;
-  if (c->done_last)
-    c->done_last->next = x;
-  else
-    c->done_first = x;
-  c->done_last = x;
-  c->ndone++;
 }
 
 /* Move every slot whose request and response are both complete, oldest
@@ -266,7 +154,7 @@ static void flush(struct wire_conn *c, const char *why) {
     struct slot *s = slot_at(c, k);
     if (s->x) {
       if (!s->req_done || !s->resp_done)
-        set_partial(s->x, "%s: %s", where(c, k, s), why);
+        wx_partial(s->x, "%s: %s", where(c, k, s), why);
       finish_x(c, s->x);
     }
     s->x = NULL;
@@ -293,62 +181,15 @@ static void lost(struct wire_conn *c, const char *why) {
 static void lost_at(struct wire_conn *c, struct dir *d, const char *why) {
   struct slot *s = slot_at(c, d->idx);
   if (d->idx >= c->ring_head && d->idx < c->ring_tail)
-    set_partial(s->x, "%s: %s", d->is_req ? "request" : "response", why);
+    wx_partial(s->x, "%s: %s", d->is_req ? "request" : "response", why);
   lost(c, why);
 }
 
 /* ---- bodies ---------------------------------------------------------- */
 
-/* Keep "bytes [0, off) had arrived by t". One mark per feed: a second
- * store in the same feed moves the mark forward. When the table is full,
- * the second half is thinned (every other mark dropped, which keeps each
- * remaining mark true), so the early marks — the first token — stay
- * exact. */
-static void mark(struct wire_exchange *e, size_t off, int64_t t) {
-  size_t n = e->nmarks;
-  if (n && e->marks[n - 1].t_ns == t) {
-    e->marks[n - 1].offset = off;
-    return;
-  }
-  if (n == AT_MAX_CHUNK_MARKS) {
-    size_t half = AT_MAX_CHUNK_MARKS / 2, k = 0;
-    for (size_t j = half + 1; j < AT_MAX_CHUNK_MARKS; j += 2)
-      e->marks[half + k++] = e->marks[j];
-    n = half + k;
-  }
-  e->marks[n].offset = off;
-  e->marks[n].t_ns = t;
-  e->nmarks = n + 1;
-}
-
-static int body_sink(void *arg, const char *p, size_t n) {
-  struct body *b = arg;
-  int r = dynbuf_add(&b->buf, p, n);
-  if (r < 0) {
-    set_partial(b->x, "%s body: out of memory",
-                b->is_resp ? "response" : "request");
-    return 1;
-  }
-  if (b->is_resp && n)
-    mark(&b->x->pub, b->buf.len, b->now);
-  return r != 0;
-}
-
 static void body_data(struct wire_conn *c, struct dir *d, const char *p,
                       size_t n) {
-  struct slot *s = d->slot;
-  if (!s->x || n == 0)
-    return;
-  struct body *b = d->is_req ? &s->x->req : &s->x->resp;
-  if (b->stop)
-    return;
-  b->now = c->now;
-  int r = b->dec ? wire_decoder_feed(b->dec, p, n) : body_sink(b, p, n);
-  if (r < 0)
-    set_partial(s->x, "%s body: %s", d->is_req ? "request" : "response",
-                b->dec->error);
-  if (r)
-    b->stop = 1;
+  wx_body_data(d->slot->x, !d->is_req, p, n, c->now);
 }
 
 static void chunk_data(void *arg, const char *p, size_t n) {
@@ -359,34 +200,8 @@ static void chunk_data(void *arg, const char *p, size_t n) {
 /* Set up decoding of a body with the codings of its header block. */
 static void body_setup(struct wire_conn *c, struct wx *x, int is_resp,
                        const struct wire_head *h) {
-  struct body *b = is_resp ? &x->resp : &x->req;
-  const char *side = is_resp ? "response" : "request";
-  if (h->ncodings == 0 && !h->codings_over)
-    return;
-  if (h->codings_over) {
-    set_partial(x, "%s body: too many content codings", side);
-    b->stop = 1;
-    return;
-  }
-  b->dec = malloc(sizeof *b->dec);
-  if (!b->dec) {
-    set_partial(x, "%s body: out of memory", side);
-    b->stop = 1;
-    return;
-  }
-  wire_decoder_init(b->dec, body_sink, b, c->lim.max_body);
-  for (int i = 0; i < h->ncodings; i++) {
-    if (wire_decoder_add(b->dec, h->codings[i].p, h->codings[i].n) < 0) {
-      set_partial(x, "%s body: %s", side, b->dec->error);
-      b->stop = 1;
-      body_free(b);
-      return;
-    }
-  }
-  snprintf(is_resp ? x->resp_coding : x->req_coding, sizeof x->req_coding, "%s",
-           b->dec->names);
-  if (b->dec->nstages == 0)
-    body_free(b);
+  wx_body_codings(x, is_resp, h->codings, h->ncodings, h->codings_over,
+                  c->lim.max_body);
 }
 
 /* A message (request or response) is complete. */
@@ -394,11 +209,7 @@ static void message_done(struct wire_conn *c, struct dir *d) {
   struct slot *s = d->slot;
   struct wx *x = s->x;
   if (x) {
-    struct body *b = d->is_req ? &x->req : &x->resp;
-    if (b->dec && !b->stop && wire_decoder_finish(b->dec) < 0)
-      set_partial(x, "%s body: %s", d->is_req ? "request" : "response",
-                  b->dec->error);
-    body_free(b);
+    wx_body_end(x, !d->is_req);
     x->pub.t_end_ns = c->now;
   }
   if (d->is_req) {
@@ -490,7 +301,7 @@ static void request_head(struct wire_conn *c) {
   }
   struct wx *x = NULL;
   if (w > 0) {
-    x = wx_new(c, &h, d);
+    x = conn_wx_new(c, &h, d);
     if (x)
       x->pub.interest = w;
     else
@@ -782,13 +593,13 @@ static void request_cut(struct wire_conn *c, const char *where_,
     c->stats.skipped += w == 0;
     return;
   }
-  struct wx *x = wx_new(c, &h, d);
+  struct wx *x = conn_wx_new(c, &h, d);
   if (!x) {
     c->stats.dropped++;
     return;
   }
   x->pub.interest = w;
-  set_partial(x, "%s: %s", where_, why);
+  wx_partial(x, "%s: %s", where_, why);
   finish_x(c, x);
 }
 
@@ -802,7 +613,7 @@ void wire_conn_close(struct wire_conn *c, int64_t t_ns, const char *reason) {
     /* RFC 9112 §6.3 item 8: the close ends the body. */
     struct slot *s = in->slot;
     if (reason)
-      set_partial(s->x, "response body cut: %s", reason);
+      wx_partial(s->x, "response body cut: %s", reason);
     message_done(c, in);
   }
   int cut_head = c->out.state == D_HEAD && c->out.nlines > 0;
@@ -814,15 +625,8 @@ void wire_conn_close(struct wire_conn *c, int64_t t_ns, const char *reason) {
 }
 
 struct wire_exchange *wire_conn_next(struct wire_conn *c) {
-  if (!c || !c->done_first)
-    return NULL;
-  struct wx *x = c->done_first;
-  c->done_first = x->next;
-  if (!c->done_first)
-    c->done_last = NULL;
-  c->ndone--;
-  x->next = NULL;
-  return &x->pub;
+  struct wx *x = c ? wx_queue_pop(&c->done) : NULL;
+  return x ? &x->pub : NULL;
 }
 
 enum wire_state wire_conn_state(const struct wire_conn *c,
@@ -842,90 +646,9 @@ void wire_conn_free(struct wire_conn *c) {
   for (uint64_t k = c->ring_head; k < c->ring_tail; k++)
     if (slot_at(c, k)->x)
       wire_exchange_free(&slot_at(c, k)->x->pub);
-  for (struct wx *x = c->done_first, *nx; x; x = nx) {
-    nx = x->next;
-    wire_exchange_free(&x->pub);
-  }
+  wx_queue_free(&c->done);
   dynbuf_free(&c->out.head);
   dynbuf_free(&c->in.head);
   free(c->ring);
   free(c);
-}
-
-/* ---- to the providers ------------------------------------------------- */
-
-static int has_prefix_nocase(const char *s, size_t n, const char *pre) {
-  size_t k = strlen(pre);
-  return n >= k && !strncasecmp(s, pre, k);
-}
-
-int wire_request_url(const struct wire_request *rq, const char *scheme,
-                     const char *fallback_host, char *buf, size_t cap) {
-  int len;
-  const char *host = rq->host_len ? rq->host : fallback_host;
-  size_t hlen = rq->host_len ? rq->host_len : (host ? strlen(host) : 0);
-  if (!cap)
-    return -1;
-  if (has_prefix_nocase(rq->target, rq->target_len, "http://") ||
-      has_prefix_nocase(rq->target, rq->target_len, "https://"))
-    len = snprintf(buf, cap, "%.*s", (int)rq->target_len, rq->target);
-  else if (rq->target_len == 1 && rq->target[0] == '*')
-    len = snprintf(buf, cap, "%s://%.*s", scheme, (int)hlen, host ? host : "");
-  else if (rq->target_len && rq->target[0] != '/') /* CONNECT authority */
-    len = snprintf(buf, cap, "%s://%.*s", scheme, (int)rq->target_len,
-                   rq->target);
-  else
-    len = snprintf(buf, cap, "%s://%.*s%.*s", scheme, (int)hlen,
-                   host ? host : "", (int)rq->target_len, rq->target);
-  if (len < 0 || (size_t)len >= cap) {
-    buf[0] = '\0';
-    return -1;
-  }
-  return len;
-}
-
-int wire_exchange_fill(struct wire_exchange *e, const char *scheme,
-                       const char *fallback_host, struct at_exchange *ex) {
-  struct wx *x = (struct wx *)e;
-  memset(ex, 0, sizeof *ex);
-  if (!x->url) {
-    struct wire_request rq = {e->method, strlen(e->method),
-                              e->target, strlen(e->target),
-                              e->host,   strlen(e->host)};
-    size_t cap = strlen(scheme) + 4 + rq.target_len +
-                 (rq.host_len ? rq.host_len
-                              : (fallback_host ? strlen(fallback_host) : 0));
-    x->url = malloc(cap);
-    if (!x->url)
-      return -1;
-    if (wire_request_url(&rq, scheme, fallback_host, x->url, cap) < 0) {
-      free(x->url);
-      x->url = NULL;
-      return -1;
-    }
-  }
-  ex->method = e->method;
-  ex->url = x->url;
-  ex->req_headers = e->req_fields;
-  ex->req_headers_len = e->req_fields_len;
-  ex->resp_headers = e->resp_headers;
-  ex->resp_headers_len = e->resp_headers_len;
-  ex->req_body = e->req_body;
-  ex->req_body_len = e->req_body_len;
-  ex->req_body_truncated = e->req_body_truncated;
-  ex->resp_body = e->resp_body;
-  ex->resp_body_len = e->resp_body_len;
-  ex->resp_body_truncated = e->resp_body_truncated;
-  ex->status = e->status;
-  if (e->partial) {
-    ex->transport_error = -1;
-    ex->transport_error_msg = e->reason;
-  }
-  ex->t_start_ns = e->t_start_ns;
-  ex->t_first_byte_ns = e->t_first_byte_ns;
-  ex->t_end_ns = e->t_end_ns;
-  memcpy(ex->marks, e->marks, e->nmarks * sizeof e->marks[0]);
-  ex->nmarks = e->nmarks;
-  ex->capture_path = "wire";
-  return 0;
 }

@@ -102,6 +102,7 @@ enum wire_state {
 #define WIRE_X_NO_RESPONSE 0x4 /* the connection ended before any answer */
 #define WIRE_X_EXPECT_100 0x8  /* the request had Expect: 100-continue */
 #define WIRE_X_CONN_CLOSE 0x10 /* either side said Connection: close */
+#define WIRE_X_H2 0x20         /* carried by HTTP/2 (wire_h2) */
 
 struct wire_exchange {
   /* request */
