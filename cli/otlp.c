@@ -229,6 +229,22 @@ static void put_trace_attrs(cJSON *attrs, const cJSON *rec,
     tags = rec_arr(fallback, "tags");
   if (tags && cJSON_GetArraySize(tags))
     kv_add(attrs, "langfuse.trace.tags", any_str_array(tags));
+  /* AUTOTRACE_METADATA: one langfuse.trace.metadata.<key> per member,
+   * strings as they are, other values as JSON text. */
+  const cJSON *meta = cJSON_GetObjectItemCaseSensitive(rec, "trace_metadata");
+  if (!cJSON_IsObject(meta) && fallback)
+    meta = cJSON_GetObjectItemCaseSensitive(fallback, "trace_metadata");
+  const cJSON *m;
+  if (cJSON_IsObject(meta)) {
+    cJSON_ArrayForEach(m, meta) {
+      if (!m->string)
+        continue;
+      char key[256];
+      snprintf(key, sizeof key, "langfuse.trace.metadata.%s", m->string);
+      kv_add(attrs, key,
+             cJSON_IsString(m) ? any_str(m->valuestring) : any_json(m));
+    }
+  }
 }
 
 static void put_time(cJSON *span, const char *key, int64_t ns) {

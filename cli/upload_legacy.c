@@ -162,7 +162,7 @@ static cJSON *trace_body(const struct upload_batch *b, const char *tid,
   cJSON *body = cJSON_CreateObject();
   cJSON_AddStringToObject(body, "id", tid);
   const char *name = NULL, *root_name = NULL, *user = NULL, *session = NULL;
-  const cJSON *tags = NULL;
+  const cJSON *tags = NULL, *meta = NULL;
   int64_t start = 0;
   for (size_t i = 0; i < b->n; i++) {
     const cJSON *r = b->recs[i];
@@ -182,6 +182,8 @@ static cJSON *trace_body(const struct upload_batch *b, const char *tid,
       session = rec_str(r, "session_id");
     if (!tags && rec_arr(r, "tags") && cJSON_GetArraySize(rec_arr(r, "tags")))
       tags = rec_arr(r, "tags");
+    if (!meta)
+      meta = cJSON_GetObjectItemCaseSensitive(r, "trace_metadata");
   }
   if (start)
     add_iso(body, "timestamp", start);
@@ -193,6 +195,8 @@ static cJSON *trace_body(const struct upload_batch *b, const char *tid,
     cJSON_AddStringToObject(body, "sessionId", session);
   if (tags)
     cJSON_AddItemToObject(body, "tags", cJSON_Duplicate(tags, 1));
+  if (cJSON_IsObject(meta))
+    cJSON_AddItemToObject(body, "metadata", cJSON_Duplicate(meta, 1));
   *first_ns = start;
   return body;
 }

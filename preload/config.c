@@ -138,6 +138,12 @@ void at_config_load(struct at_config *cfg) {
   copy_env(cfg->user_id, sizeof cfg->user_id, AT_ENV_USER_ID);
   copy_env(cfg->trace_name, sizeof cfg->trace_name, AT_ENV_TRACE_NAME);
   copy_env(cfg->tags, sizeof cfg->tags, AT_ENV_TAGS);
+  copy_env(cfg->metadata, sizeof cfg->metadata, AT_ENV_METADATA);
+  if (strlen(cfg->metadata) == sizeof cfg->metadata - 1) {
+    /* cut JSON is not JSON: say so rather than send half an object */
+    note(cfg, AT_ENV_METADATA " is longer than 4095 bytes", cfg->metadata);
+    cfg->metadata[0] = '\0';
+  }
 
   v = getenv(AT_ENV_TRACEPARENT);
   if (v && *v &&

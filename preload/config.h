@@ -21,6 +21,7 @@
 #define AT_ENV_USER_ID "AUTOTRACE_USER_ID"
 #define AT_ENV_TRACE_NAME "AUTOTRACE_TRACE_NAME"
 #define AT_ENV_TAGS "AUTOTRACE_TAGS"
+#define AT_ENV_METADATA "AUTOTRACE_METADATA"
 
 #define AT_DEFAULT_MAX_BODY (16u * 1024 * 1024)
 #define AT_DEFAULT_QUEUE 1024 /* captures waiting for the worker */
@@ -50,6 +51,8 @@ struct at_config {
   char user_id[AT_ATTR_MAX];
   char trace_name[AT_ATTR_MAX];
   char tags[AT_PATH_MAX];     /* comma-separated */
+  char metadata[AT_PATH_MAX]; /* a JSON object, as given (checked by the
+                                 core, which parses it) */
   char config_error[256];     /* first problem found, for the log */
   long long process_start_ns; /* when the shim was loaded (wall clock) */
   /* This process's place in the trace, assigned by the shim on the app's

@@ -252,17 +252,18 @@ static int build_env(struct at_spawn *sp, char *const envp[], const char *trace,
     return -1;
   struct {
     const char *name, *value;
-  } add[6];
+  } add[7];
   unsigned nadd = 0;
   int set_tp = span[0] && !same_str(old_tp, tp);
   int set_tid = !same_str(old_tid, trace);
   const struct {
     const char *name, *value;
-  } attrs[4] = {{AT_ENV_SESSION_ID, at_cfg.session_id},
+  } attrs[5] = {{AT_ENV_SESSION_ID, at_cfg.session_id},
                 {AT_ENV_USER_ID, at_cfg.user_id},
                 {AT_ENV_TRACE_NAME, at_cfg.trace_name},
-                {AT_ENV_TAGS, at_cfg.tags}};
-  for (int i = 0; i < 4; i++)
+                {AT_ENV_TAGS, at_cfg.tags},
+                {AT_ENV_METADATA, at_cfg.metadata}};
+  for (int i = 0; i < 5; i++)
     if (attrs[i].value[0] && !env_get(envp, attrs[i].name)) {
       add[nadd].name = attrs[i].name;
       add[nadd].value = attrs[i].value;

@@ -192,9 +192,8 @@ static int is_crt_frame(const char *fn) {
   return 0;
 }
 
-/* The capture's application frames, outermost first. An outermost main()
- * is left out: the process span already stands for it, and a span named
- * "main" around every call says nothing. */
+/* The capture's application frames, outermost first, without the C
+ * runtime's (so that main() is the main thread's entry frame). */
 static unsigned app_frames(const struct at_capture *c, struct nest_frame *out,
                            unsigned cap) {
   if (c->nstack == 0)
@@ -203,7 +202,7 @@ static unsigned app_frames(const struct at_capture *c, struct nest_frame *out,
   for (unsigned i = c->nstack; i-- > 0 && n < cap;) {
     struct at_frame f;
     if (core_symbolize(c->stack[i], &f) != 0 || !f.is_app || !f.function ||
-        is_crt_frame(f.function) || (n == 0 && !strcmp(f.function, "main")))
+        is_crt_frame(f.function))
       continue;
     out[n].function = f.function;
     out[n].module = f.module;

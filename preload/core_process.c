@@ -7,6 +7,8 @@
 
 #include "common/clock.h"
 #include "common/ids.h"
+#include "json_util.h"
+#include "log.h"
 
 /* Interpreters whose first argument names the program that really runs. */
 static int is_interpreter(const char *base) {
@@ -49,8 +51,23 @@ static void program_name(char *out, size_t cap) {
   snprintf(out, cap, "%.200s", base_of(pick));
 }
 
+/* AUTOTRACE_METADATA: a JSON object, or nothing (said once in the log). */
+static cJSON *parse_metadata(const char *text) {
+  if (!text[0])
+    return NULL;
+  cJSON *m = at_json_parse(text, strlen(text));
+  if (!cJSON_IsObject(m)) {
+    AT_ERR("%s is not a JSON object; ignored", AT_ENV_METADATA);
+    cJSON_Delete(m);
+    return NULL;
+  }
+  return m;
+}
+
 void core_process_init(struct core_process *p, const struct at_config *cfg) {
+  cJSON_Delete(p->metadata); /* a fork child starting afresh */
   memset(p, 0, sizeof *p);
+  p->metadata = parse_metadata(cfg->metadata);
   /* The shim assigned the identity (preload/identity.c); a caller without a
    * shim (tests) gets a fresh root. */
   if (cfg->proc_span_id[0]) {
@@ -112,6 +129,10 @@ void core_process_stamp(const struct core_process *p,
   set_string(rec, "trace_name", cfg->trace_name);
   cJSON_DeleteItemFromObjectCaseSensitive(rec, "tags");
   add_tags(rec, cfg->tags);
+  cJSON_DeleteItemFromObjectCaseSensitive(rec, "trace_metadata");
+  if (p->metadata)
+    cJSON_AddItemToObject(rec, "trace_metadata",
+                          cJSON_Duplicate(p->metadata, 1));
   cJSON_DeleteItemFromObjectCaseSensitive(rec, "process");
   cJSON *proc = cJSON_AddObjectToObject(rec, "process");
   if (proc) {

@@ -20,13 +20,14 @@ struct core_process {
   int pid, ppid; /* cached: both are system calls in glibc */
   char exe[1024];
   char name[256];
+  cJSON *metadata; /* AUTOTRACE_METADATA parsed; NULL when unset or bad */
 };
 
 /* Set up the context from the configuration (first start). */
 void core_process_init(struct core_process *p, const struct at_config *cfg);
 
-/* Add the trace-level and process fields to a record:
- * v, kind, trace_id, session_id, user_id, trace_name, tags, process. */
+/* Add the trace-level and process fields to a record: v, kind, trace_id,
+ * session_id, user_id, trace_name, tags, trace_metadata, process. */
 void core_process_stamp(const struct core_process *p,
                         const struct at_config *cfg, cJSON *rec, int tid);
 

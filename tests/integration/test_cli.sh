@@ -80,12 +80,36 @@ case_traceparent_and_attributes() {
   compare_run tp "$S" "TRACEPARENT=00-$TID-$SID-01" \
     AUTOTRACE_SESSION_ID=sess-42 AUTOTRACE_USER_ID=user-7 \
     "AUTOTRACE_TRACE_NAME=nightly summary" AUTOTRACE_TAGS=ci,demo \
+    'AUTOTRACE_METADATA={"team":"search","run":7}' \
     "$CLIENT" --cacert "$CERT" -H "Authorization: Bearer $KEY" --repeat 2 \
     --body-string "$ASK" "$MOCK_URL/v1/chat/completions"
   export_jsonl "$S" "$T/recs.jsonl"
   check "$T/recs.jsonl" --count 3 --eq trace_id=$TID \
     --eq session_id=sess-42 --eq user_id=user-7 \
-    --eq "trace_name=nightly summary" --eq 'tags=["ci","demo"]'
+    --eq "trace_name=nightly summary" --eq 'tags=["ci","demo"]' \
+    --eq trace_metadata.team=search --eq trace_metadata.run=7
+  # ... and reach OTLP as langfuse.trace.metadata.<key> on every span.
+  cli export --format otlp --all --spool "$S" >"$T/tp-otlp.json" ||
+    fail "export otlp"
+  "$PY" - "$T/tp-otlp.json" <<'PYEOF' || fail "trace metadata in OTLP"
+import json, sys
+doc = json.load(open(sys.argv[1]))
+spans = [s for rs in doc["resourceSpans"] for ss in rs["scopeSpans"]
+         for s in ss["spans"]]
+assert spans
+for s in spans:
+    a = {kv["key"]: kv["value"] for kv in s["attributes"]}
+    assert a["langfuse.trace.metadata.team"] == {"stringValue": "search"}, a
+    assert a["langfuse.trace.metadata.run"] == {"stringValue": "7"}, a
+PYEOF
+  # Metadata that is not a JSON object is left out (and logged), never fatal.
+  local S4=$T/spool4
+  COMPARE_STDERR=lenient compare_run badmeta "$S4" 'AUTOTRACE_METADATA=[1,2' \
+    "$CLIENT" --cacert "$CERT" -H "Authorization: Bearer $KEY" \
+    --body-string "$ASK" "$MOCK_URL/v1/chat/completions"
+  export_jsonl "$S4" "$T/recs4.jsonl"
+  check "$T/recs4.jsonl" --where type=generation --count 1
+  ! grep -q trace_metadata "$T/recs4.jsonl" || fail "bad metadata was kept"
   check "$T/recs.jsonl" --where type=span --count 1 --eq parent_id=$SID \
     --eq metadata.generations=2
   check "$T/recs.jsonl" --where type=generation --count 2 --parent-type span \

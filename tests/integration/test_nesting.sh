@@ -16,7 +16,30 @@ tree_of() {
 }
 
 # expect_tree WANT GOT: compare, showing both on a difference.
+# Function spans (rule 4) without their levels: the children of each
+# indented "span NAME" line move up one level.
+flatten_fn_spans() {
+  "$PY" -c '
+import sys
+out, cut = [], []
+for line in sys.stdin.read().splitlines():
+    ind = len(line) - len(line.lstrip(" "))
+    while cut and ind <= cut[-1]:
+        cut.pop()
+    if ind > 0 and line.lstrip(" ").startswith("span "):
+        cut.append(ind)
+        continue
+    out.append(line[2 * len(cut):] if cut else line)
+print("\n".join(out))'
+}
+
 expect_tree() {
+  if is_asan; then
+    # The sanitizer build's stacks of this agent are not reliable (an
+    # unwinder limit, docs/nesting.md "Known limits"): everything but the
+    # function spans is still compared.
+    set -- "$(echo "$1" | flatten_fn_spans)" "$(echo "$2" | flatten_fn_spans)"
+  fi
   if [ "$1" != "$2" ]; then
     echo "--- tree:" >&2
     echo "$2" >&2
@@ -35,13 +58,16 @@ agent() {
 case_sequential_tool_loop() {
   start_mock
   agent loop
+  # conv_run, the function that runs the loop, is a span (docs/nesting.md,
+  # rule 4: the steps between main and the call site).
   expect_tree "trace 1
 span nest_agent
-  generation What should I
-  tool get_weather
-  generation <- 18C and sunny
-  tool get_time
-  generation <- 09:00" "$(tree_of "$T/spool")"
+  span conv_run
+    generation What should I
+    tool get_weather
+    generation <- 18C and sunny
+    tool get_time
+    generation <- 09:00" "$(tree_of "$T/spool")"
   # The tools carry their arguments and results, and sit between the
   # generations in time.
   "$PY" - "$T/recs.jsonl" <<'PYEOF' || fail "tool observations"
@@ -60,8 +86,8 @@ for i, t in enumerate(tools):
     assert t["metadata"]["tool_call_id"].startswith("call_")
 root = next(r for r in recs if r["type"] == "span")
 # The trace is named after the outermost application frame below main()
-# (docs/nesting.md, rule 6); which one depends on what the compiler inlined.
-assert root["trace_name"] in ("mode_loop", "conv_run", "conv_step"), root
+# (docs/nesting.md, rule 6).
+assert root["trace_name"] == "conv_run", root
 assert root["metadata"]["generations"] == 3, root["metadata"]
 assert root["input"][0]["parts"][0]["content"].startswith("What should I")
 assert root["output"][0]["parts"][0]["content"].startswith("The tool returned")
@@ -69,7 +95,7 @@ PYEOF
   # autotrace show draws the tools in the tree.
   cli show last --spool "$T/spool" --color=never >"$T/show.txt"
   cat "$T/show.txt"
-  grep -q '^├─ tool get_weather' "$T/show.txt" || fail "show: no tool line"
+  grep -q '─ tool get_weather' "$T/show.txt" || fail "show: no tool line"
 }
 
 case_multi_turn_chat() {
@@ -77,16 +103,19 @@ case_multi_turn_chat() {
   agent chat
   expect_tree "trace 1 session=same
 span nest_agent
-  generation Hello there
+  span conv_run
+    generation Hello there
 trace 2 session=same
 span nest_agent
-  generation What is two
+  span conv_run
+    generation What is two
 trace 3 session=same
 span nest_agent
-  generation Thank you" "$(tree_of "$T/spool" --session)"
+  span conv_run
+    generation Thank you" "$(tree_of "$T/spool" --session)"
   cli ls --spool "$T/spool" >"$T/ls.txt"
   cat "$T/ls.txt"
-  [ "$(grep -cE 'mode_chat|conv_run|conv_step' "$T/ls.txt")" = 3 ] ||
+  [ "$(grep -c conv_run "$T/ls.txt")" = 3 ] ||
     fail "ls does not list three traces"
 }
 
@@ -119,12 +148,15 @@ PYEOF
 case_retries() {
   start_mock
   agent retry
+  # The failed first attempt is made from main itself; the retried
+  # conversation runs in conv_run.
   expect_tree "trace 1
 span nest_agent
   generation (error)
-  generation Weather in Rome
-  tool get_weather
-  generation <- 18C and sunny" "$(tree_of "$T/spool")"
+  span conv_run
+    generation Weather in Rome
+    tool get_weather
+    generation <- 18C and sunny" "$(tree_of "$T/spool")"
 }
 
 case_python_tool_loop() {

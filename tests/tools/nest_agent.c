@@ -81,7 +81,21 @@ static size_t on_write(char *p, size_t sz, size_t n, void *ud) {
 static const char *base_url;
 
 /* POST one chat request; the answer into out. Returns the HTTP status. */
-static long post(const char *body, const char *extra_header, struct buf *out) {
+/* The expected trees (tests/integration/test_nesting.sh) name the
+ * program's functions, so what the compiler may inline is fixed here: the
+ * HTTP call and the mode functions are folded into their callers, the
+ * conversation functions never are. Steps: main (the entry), conv_run (a
+ * span), conv_step (the call site). */
+#define FOLDED static inline __attribute__((always_inline))
+/* No hot/cold splitting either (the sanitizer build splits conv_step):
+ * the shim's unwinder loses the caller of a frame whose return address
+ * lies in a ".cold" part (docs/nesting.md, "Known limits"). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-reorder-blocks-and-partition")
+#endif
+#define KEPT static __attribute__((noinline))
+
+FOLDED long post(const char *body, const char *extra_header, struct buf *out) {
   CURL *h = curl_easy_init();
   struct curl_slist *hdrs = NULL;
   char url[512];
@@ -158,7 +172,7 @@ static const char *run_tool(const char *name) {
 /* One step: send the conversation; a tool call is run and its result
  * appended (returns 1), a text answer is appended (returns 0); -1 on an
  * unexpected status. */
-static int conv_step(struct conv *c, const char *extra_header, long want) {
+KEPT int conv_step(struct conv *c, const char *extra_header, long want) {
   char *body = conv_body(c);
   struct buf out = {0};
   long st = post(body, extra_header ? extra_header : c->header, &out);
@@ -220,7 +234,7 @@ static int conv_step(struct conv *c, const char *extra_header, long want) {
 }
 
 /* Steps until a text answer (at most 8). */
-static int conv_run(struct conv *c) {
+KEPT int conv_run(struct conv *c) {
   for (int i = 0; i < 8; i++) {
     int rc = conv_step(c, NULL, 200);
     if (rc <= 0)
@@ -231,7 +245,7 @@ static int conv_run(struct conv *c) {
 
 /* ---- modes ---- */
 
-static int mode_loop(void) {
+FOLDED int mode_loop(void) {
   struct conv c = {{0}, TOOLS, "x-mock-tool-rounds: 2"};
   conv_msg(&c, "{\"role\":\"system\",\"content\":\"Use tools.\"}");
   conv_user(&c, "What should I wear in Paris this morning?");
@@ -240,7 +254,7 @@ static int mode_loop(void) {
   return rc;
 }
 
-static int mode_chat(void) {
+FOLDED int mode_chat(void) {
   static const char *const qs[] = {"Hello there", "What is two plus two",
                                    "Thank you"};
   struct conv c = {{0}, NULL, NULL};
@@ -285,7 +299,7 @@ static void *worker_main(void *arg) {
   return NULL;
 }
 
-static int mode_two(void) {
+FOLDED int mode_two(void) {
   struct worker a = {0, "Weather in Paris please", 0};
   struct worker b = {1, "Weather in Oslo please", 0};
   pthread_t ta, tb;
@@ -296,7 +310,7 @@ static int mode_two(void) {
   return a.rc || b.rc;
 }
 
-static int mode_retry(void) {
+FOLDED int mode_retry(void) {
   struct conv c = {{0}, TOOLS, NULL};
   conv_user(&c, "Weather in Rome now");
   int rc = conv_step(&c, "x-mock-status: 500", 500) != 2;
