@@ -13,13 +13,15 @@
 #include "common/clock.h"
 #include "common/ids.h"
 #include "core_api.h"
+#include "core_conn.h"
 #include "core_process.h"
 #include "log.h"
 #include "spool/spool.h"
 
 struct core_counters {
   uint64_t captured, skipped_unparsed, parse_errors, http_errors,
-      transport_errors, dropped_spool_full, dropped_spool_error, dropped_oom;
+      transport_errors, dropped_spool_full, dropped_spool_error, dropped_oom,
+      skipped_http2, dropped_conn_gap;
 };
 
 static struct {
@@ -65,6 +67,7 @@ static int core_start(const struct at_config *cfg, char *err, size_t errlen) {
     S.cfg = *cfg;
     at_log_open(&S.cfg); /* the core's own copy of the log settings */
     core_process_init(&S.proc, &S.cfg);
+    core_conn_init(S.cfg.max_body);
     S.started = 1;
   }
   return open_spool(err, errlen);
@@ -176,6 +179,8 @@ static size_t collect_counters(struct spool_counter *out) {
   ADD("dropped.queue_full", S.shim_pending.dropped_queue_full);
   ADD("skipped.not_llm", S.shim_pending.skipped_not_llm);
   ADD("truncated.bodies", S.shim_pending.truncated_bodies);
+  ADD("skipped.http2", S.pending.skipped_http2);
+  ADD("dropped.conn_gap", S.pending.dropped_conn_gap);
 #undef ADD
   return n;
 }
@@ -228,49 +233,90 @@ static void commit(char **texts, size_t *lens, size_t ntexts,
            S.cfg.spool_dir, spool_strerror(rc), ntexts);
 }
 
+/* Records built from one batch: exchanges of the curl path and those the
+ * TLS/socket paths finish (any number per capture), in order. */
+struct batch {
+  char **texts;
+  size_t *lens;
+  size_t n, cap;
+  struct at_parse_opts opts;
+};
+
+/* Parse one exchange into a record, stamp it, and keep its text. */
+static void emit_exchange(void *arg, const struct at_exchange *ex,
+                          const struct at_match *match, int tid) {
+  struct batch *b = arg;
+  if (b->n == b->cap) {
+    size_t cap = b->cap ? b->cap * 2 : 16;
+    char **t = realloc(b->texts, cap * sizeof *t);
+    if (t)
+      b->texts = t;
+    size_t *l = t ? realloc(b->lens, cap * sizeof *l) : NULL;
+    if (l)
+      b->lens = l;
+    if (!t || !l) {
+      S.pending.dropped_oom++;
+      return;
+    }
+    b->cap = cap;
+  }
+  const char *skip = NULL;
+  cJSON *rec = at_parse_exchange(ex, match, &b->opts, &skip);
+  if (!rec) {
+    if (skip)
+      S.pending.skipped_unparsed++;
+    else
+      S.pending.dropped_oom++;
+    return;
+  }
+  char id[17];
+  at_new_span_id(id);
+  cJSON_DeleteItemFromObjectCaseSensitive(rec, "id");
+  cJSON_DeleteItemFromObjectCaseSensitive(rec, "parent_id");
+  cJSON_AddStringToObject(rec, "id", id);
+  cJSON_AddStringToObject(rec, "parent_id", S.proc.span_id);
+  core_process_stamp(&S.proc, &S.cfg, rec, tid);
+  aggregate(rec);
+  count_outcome(rec);
+  /* Sized up front: the record is about as large as what it came from,
+   * so printing needs no realloc chain. */
+  char *text = cJSON_PrintBuffered(
+      rec, (int)(ex->req_body_len / 2 + ex->resp_body_len + 4096), 0);
+  if (text) {
+    b->texts[b->n] = text;
+    b->lens[b->n] = strlen(text);
+    b->n++;
+  } else {
+    S.pending.dropped_oom++;
+  }
+  cJSON_Delete(rec);
+}
+
+static void take_conn_counts(void) {
+  struct core_conn_counts cc;
+  core_conn_take_counts(&cc);
+  S.pending.skipped_http2 += cc.http2;
+  S.pending.dropped_conn_gap += cc.gaps;
+  S.shim_pending.skipped_not_llm += cc.not_llm;
+}
+
 static void core_consume(struct at_capture **caps, size_t n,
                          const struct at_shim_counters *delta) {
   add_shim_delta(delta);
-  char **texts = calloc(n ? n : 1, sizeof *texts);
-  size_t *lens = calloc(n ? n : 1, sizeof *lens);
-  size_t nt = 0;
-  struct at_parse_opts opts = {.capture_metadata_only =
-                                   S.cfg.capture_metadata_only,
-                               .capture_binary = S.cfg.capture_binary};
+  struct batch b = {.opts = {.capture_metadata_only =
+                                 S.cfg.capture_metadata_only,
+                             .capture_binary = S.cfg.capture_binary}};
   for (size_t i = 0; i < n; i++) {
     struct at_capture *c = caps[i];
-    const char *skip = NULL;
-    cJSON *rec = texts && lens
-                     ? at_parse_exchange(&c->ex, &c->match, &opts, &skip)
-                     : NULL;
-    if (!rec) {
-      if (skip)
-        S.pending.skipped_unparsed++;
-      else
-        S.pending.dropped_oom++;
-      continue;
-    }
-    char id[17];
-    at_new_span_id(id);
-    cJSON_DeleteItemFromObjectCaseSensitive(rec, "id");
-    cJSON_DeleteItemFromObjectCaseSensitive(rec, "parent_id");
-    cJSON_AddStringToObject(rec, "id", id);
-    cJSON_AddStringToObject(rec, "parent_id", S.proc.span_id);
-    core_process_stamp(&S.proc, &S.cfg, rec, c->tid);
-    aggregate(rec);
-    count_outcome(rec);
-    /* Sized up front: the record is about as large as what it came from,
-     * so printing needs no realloc chain. */
-    texts[nt] = cJSON_PrintBuffered(
-        rec, (int)(c->ex.req_body_len / 2 + c->ex.resp_body_len + 4096), 0);
-    if (texts[nt]) {
-      lens[nt] = strlen(texts[nt]);
-      nt++;
-    } else {
-      S.pending.dropped_oom++;
-    }
-    cJSON_Delete(rec);
+    if (c->kind == AT_CAPTURE_CONN_BYTES)
+      core_conn_consume(c, emit_exchange, &b);
+    else
+      emit_exchange(&b, &c->ex, &c->match, c->tid);
   }
+  take_conn_counts();
+  char **texts = b.texts;
+  size_t *lens = b.lens;
+  size_t nt = b.n;
 
   /* The process span's open marker goes in with its first children, so a
    * reader can close it if this process dies without reaching exit. */
@@ -329,6 +375,20 @@ static void core_finish(const struct at_shim_counters *delta) {
   if (!S.started)
     return;
   add_shim_delta(delta);
+  /* Connections still open at exit: what was in flight comes out partial
+   * (complete exchanges have been written already). */
+  struct batch b = {.opts = {.capture_metadata_only =
+                                 S.cfg.capture_metadata_only,
+                             .capture_binary = S.cfg.capture_binary}};
+  core_conn_close_all(at_wall_ns(), "the process exited mid-exchange",
+                      emit_exchange, &b);
+  take_conn_counts();
+  if (b.n)
+    commit(b.texts, b.lens, b.n, NULL, 0, NULL, 0);
+  for (size_t i = 0; i < b.n; i++)
+    cJSON_free(b.texts[i]);
+  free(b.texts);
+  free(b.lens);
   cJSON *r = process_span_record(at_wall_ns());
   char *text = r ? cJSON_PrintUnformatted(r) : NULL;
   cJSON_Delete(r);
@@ -344,6 +404,7 @@ static void core_finish(const struct at_shim_counters *delta) {
 }
 
 static void core_atfork_child(void) {
+  core_conn_forget_all();
   if (S.sp)
     spool_abandon(S.sp); /* never close the parent's LMDB handle */
   S.sp = NULL;

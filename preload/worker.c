@@ -11,6 +11,7 @@
 
 #include "common/clock.h"
 #include "core_api.h"
+#include "hooks/conn.h"
 #include "identity.h"
 #include "log.h"
 #include "runtime.h"
@@ -27,6 +28,11 @@ enum worker_state { W_NONE, W_RUNNING, W_FAILED };
  * exchange. Records reach the spool at most that much later. */
 #define AT_BATCH_TARGET 64
 #define AT_BATCH_WAIT_MS 5
+
+/* While watched connections hold bytes not yet handed over, the worker
+ * collects them this often (hooks/conn.h): a streamed answer reaches the
+ * spool within about this long of its last read. */
+#define AT_HARVEST_MS 20
 
 /* How long fork() may wait for the worker to leave the core. */
 #define AT_FORK_WAIT_MS 200
@@ -194,8 +200,22 @@ static void *worker_main(void *arg) {
   pthread_mutex_unlock(&core_mu);
   for (;;) {
     pthread_mutex_lock(&q_mu);
-    while (!q_head && !q_stop)
-      pthread_cond_wait(&q_cv, &q_mu);
+    while (!q_head && !q_stop) {
+      if (!__atomic_load_n(&at_conn_npending, __ATOMIC_RELAXED)) {
+        pthread_cond_wait(&q_cv, &q_mu);
+        continue;
+      }
+      struct timespec until;
+      clock_gettime(CLOCK_REALTIME, &until);
+      until.tv_nsec += AT_HARVEST_MS * 1000000L;
+      until.tv_sec += until.tv_nsec / 1000000000L;
+      until.tv_nsec %= 1000000000L;
+      if (pthread_cond_timedwait(&q_cv, &q_mu, &until) == ETIMEDOUT) {
+        pthread_mutex_unlock(&q_mu);
+        at_conn_harvest(); /* queues them (takes q_mu) */
+        pthread_mutex_lock(&q_mu);
+      }
+    }
     if (!q_stop && q_len < AT_BATCH_TARGET) {
       struct timespec deadline;
       clock_gettime(CLOCK_REALTIME, &deadline);
@@ -324,6 +344,12 @@ void at_worker_submit(struct at_capture *c) {
   }
   pthread_mutex_unlock(&q_mu);
   free_list(to_free);
+}
+
+void at_worker_poke(void) {
+  pthread_mutex_lock(&q_mu);
+  pthread_cond_signal(&q_cv);
+  pthread_mutex_unlock(&q_mu);
 }
 
 /* Wait, bounded, for the worker to leave the core, then hold the queue.

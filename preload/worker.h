@@ -15,6 +15,10 @@
  * capture is freed and counted as dropped. Never blocks on the worker. */
 void at_worker_submit(struct at_capture *c);
 
+/* Wake the worker: connection bytes are pending (hooks/conn.h). While
+ * some are, the worker harvests them every AT_HARVEST_MS. */
+void at_worker_poke(void);
+
 /* Fork handlers (registered by at_init). */
 void at_worker_atfork_prepare(void);
 void at_worker_atfork_parent(void);
