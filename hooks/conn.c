@@ -407,7 +407,10 @@ static void sniff_out(struct at_conn *c, const struct iovec *iov, int cnt,
   struct at_match m;
   /* l points into the sniff buffer; it stays valid until sniff_len is
    * reset below. */
-  int llm = at_sniff_match(&l, host, hlen, c->scheme, c->host, &m);
+  /* A known host's other endpoints (GET /v1/models, /api/tags, /health)
+   * do not start tracking: they cost this request line and nothing more. */
+  int llm = at_sniff_match(&l, host, hlen, c->scheme, c->host, &m) &&
+            m.api != AT_API_OTHER_LLM;
   c->sniff_len = 0;
   if (!llm)
     return;
@@ -498,8 +501,6 @@ void at_conn_session_out(int path, const void *key, const void *buf, size_t n,
         c->state = CONN_IGNORED;
       else if (m.h2)
         saw_h2(c);
-      else if (host_is_llm(c))
-        start_tracking(c);
     }
   }
   if (c)
@@ -646,8 +647,6 @@ void at_conn_fd_connected(int fd, const struct sockaddr *sa, socklen_t len) {
   struct at_conn *c = conn_new(AT_CONN_SOCKET, NULL, fd);
   if (c) {
     peer_text(sa, c->host, sizeof c->host);
-    if (host_is_llm(c))
-      start_tracking(c);
     __atomic_store_n(&at_conn_fd_tab[fd], c, __ATOMIC_RELEASE);
   }
   pthread_mutex_unlock(&mu);

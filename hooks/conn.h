@@ -6,7 +6,7 @@
  *
  *   SNIFF    each write that may start a request is looked at: its request
  *            line (and Host field) decide, through at_match_url(), whether
- *            it is an LLM call. Reads cost nothing.
+ *            it is a call the parsers handle. Reads cost nothing.
  *   TRACKED  every byte written and read from then on is copied, with its
  *            time, into the connection's pending chunk (conn_chunk.h),
  *            which goes to the worker when it reaches 64 KiB, when the

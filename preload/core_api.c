@@ -67,7 +67,7 @@ static int core_start(const struct at_config *cfg, char *err, size_t errlen) {
     S.cfg = *cfg;
     at_log_open(&S.cfg); /* the core's own copy of the log settings */
     core_process_init(&S.proc, &S.cfg);
-    core_conn_init(S.cfg.max_body);
+    core_conn_init(S.cfg.max_body, S.cfg.hosts);
     S.started = 1;
   }
   return open_spool(err, errlen);

@@ -28,8 +28,13 @@ static struct cconn *buckets[NBUCKETS];
 static struct wire_limits limits;
 static struct core_conn_counts counts;
 
-void core_conn_init(size_t max_body) {
+void core_conn_init(size_t max_body, const char *hosts) {
   limits.max_body = max_body;
+  /* The core is loaded RTLD_LOCAL with its own copy of the registry: it
+   * needs AUTOTRACE_HOSTS too (the shim reported any error already). */
+  char err[256];
+  if (hosts && hosts[0])
+    at_hosts_configure(hosts, err, sizeof err);
 }
 
 static const char *path_name(int path) {

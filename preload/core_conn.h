@@ -23,8 +23,9 @@ struct core_conn_counts {
   uint64_t not_llm; /* exchanges on watched connections passed over */
 };
 
-/* Limits for every later connection (max_body: AUTOTRACE_MAX_BODY). */
-void core_conn_init(size_t max_body);
+/* Limits for every later connection (max_body: AUTOTRACE_MAX_BODY), and
+ * AUTOTRACE_HOSTS for the core's copy of the endpoint registry. */
+void core_conn_init(size_t max_body, const char *hosts);
 
 /* One AT_CAPTURE_CONN_BYTES capture. */
 void core_conn_consume(const struct at_capture *c, core_conn_emit_fn emit,
