@@ -73,6 +73,9 @@ UNIT_DEPS_spool     := $(COMMON_SRC) $(SPOOL_SRC)
 UNIT_DEPS_preload   := $(COMMON_SRC) preload/config.c
 UNIT_DEPS_cli       := $(CLI_LIB_SRC) $(LIB_SRC)
 UNIT_DEPS_wire      := $(COMMON_SRC) $(WIRE_SRC) $(PROVIDERS_SRC)
+# The TLS/socket capture path's pure parts: sniffing and the core's side.
+UNIT_DEPS_conn      := $(COMMON_SRC) $(WIRE_SRC) $(PROVIDERS_SRC) \
+                       hooks/conn_sniff.c preload/core_conn.c preload/log.c
 # Extra libraries of one module's tests (the wire tests compress fixtures).
 UNIT_LIBS_wire      := -lbrotlienc
 TOOLS  := $(patsubst tests/tools/%.c,$(B)/tests/%,$(TOOL_SRC))
