@@ -78,7 +78,10 @@ UNIT_DEPS_conn      := $(COMMON_SRC) $(WIRE_SRC) $(PROVIDERS_SRC) \
                        hooks/conn_sniff.c preload/core_conn.c preload/log.c
 # Extra libraries of one module's tests (the wire tests compress fixtures).
 UNIT_LIBS_wire      := -lbrotlienc
-TOOLS  := $(patsubst tests/tools/%.c,$(B)/tests/%,$(TOOL_SRC))
+# gnutls_client links libgnutls (a test-only dependency): built with the
+# unit tests, not by `make all`.
+GNUTLS_TOOL := $(B)/tests/gnutls_client
+TOOLS  := $(filter-out $(GNUTLS_TOOL),$(patsubst tests/tools/%.c,$(B)/tests/%,$(TOOL_SRC)))
 EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(EXAMPLE_SRC))
 BENCHES  := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC))
 
@@ -155,7 +158,11 @@ test: deps-test
 	@$(MAKE) --no-print-directory SAN=1 all units
 	@sh tests/run.sh all
 
-units: $(UNITS)
+units: $(UNITS) $(GNUTLS_TOOL)
+
+$(GNUTLS_TOOL): tests/tools/gnutls_client.c
+	@mkdir -p $(dir $@)
+	$(Q)$(call say,LINK,$@)$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) -lgnutls
 
 test-unit:
 	@$(MAKE) --no-print-directory SAN=1 units

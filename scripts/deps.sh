@@ -27,6 +27,11 @@ BUILD_PKGS="$BUILD_PKGS libbrotli-dev libzstd-dev"
 # sound LMDB environment; binutils: nm, for the exported-symbols test;
 # clang: libFuzzer for make fuzz.
 TEST_PKGS="libcriterion-dev lmdb-utils binutils clang"
+# The TLS/socket capture tests' real clients: Ruby's Net::HTTP, PHP's curl
+# extension, Python's requests/httpx/aiohttp (and h2), and a GnuTLS client
+# (tests/tools/gnutls_client.c, libgnutls28-dev).
+TEST_PKGS="$TEST_PKGS ruby php-cli php-curl python3-requests python3-httpx \
+python3-aiohttp python3-h2 libgnutls28-dev"
 
 case $what in
 build) pkgs=$BUILD_PKGS ;;
