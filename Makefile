@@ -139,6 +139,11 @@ $(B)/bench/%: bench/%.c
 
 $(BENCHES): $(call obj,$(LIB_SRC))
 
+# The TLS benchmark's server and client are OpenSSL programs.
+$(B)/bench/tls_bench: bench/tls_bench.c
+	@mkdir -p $(dir $@)
+	$(Q)$(call say,LINK,$@)$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) -lssl -lcrypto
+
 # ---- the two commands of the README ----
 
 deps:

@@ -50,6 +50,7 @@ struct at_conn {
 
 AT_TLS int at_io_depth;
 int at_conn_nsessions;
+int at_conn_ntracked;
 int at_conn_npending;
 struct at_conn **at_conn_fd_tab;
 
@@ -211,7 +212,7 @@ static unsigned char *reserve(struct at_conn *c, size_t n) {
     memset(k, 0, sizeof *k);
     k->cap = cap;
     c->pend = k;
-    if (__atomic_add_fetch(&at_conn_npending, 1, __ATOMIC_RELAXED) == 1)
+    if (__atomic_add_fetch(&at_conn_npending, 1, __ATOMIC_SEQ_CST) == 1)
       at_worker_poke();
   } else if (k->len + need > k->cap) {
     size_t cap = k->cap * 2;
@@ -265,6 +266,8 @@ static void end_tracked(struct at_conn *c, const char *why) {
     flush(c, 1);
   }
   pend_clear(c);
+  if (c->state == CONN_TRACKED)
+    __atomic_sub_fetch(&at_conn_ntracked, 1, __ATOMIC_RELAXED);
   c->state = CONN_ENDED;
 }
 
@@ -291,6 +294,8 @@ static struct at_conn *conn_new(int path, const void *key, int fd) {
 
 static void conn_free(struct at_conn *c) {
   pend_clear(c);
+  if (c->state == CONN_TRACKED)
+    __atomic_sub_fetch(&at_conn_ntracked, 1, __ATOMIC_RELAXED);
   if (c->prev)
     c->prev->next = c->next;
   else
@@ -313,6 +318,7 @@ static int host_is_llm(const struct at_conn *c) {
 
 static void start_tracking(struct at_conn *c) {
   c->state = CONN_TRACKED;
+  __atomic_add_fetch(&at_conn_ntracked, 1, __ATOMIC_RELAXED);
   /* An empty first chunk: the worker starts (and with it the harvest of
    * pending bytes), and the core opens its side of the connection. */
   flush(c, 1);
@@ -465,6 +471,7 @@ static void atfork_child(void) {
   }
   all = NULL;
   at_conn_npending = 0;
+  at_conn_ntracked = 0;
   if (sess)
     memset(sess, 0, sess_cap * sizeof *sess);
   at_conn_nsessions = 0;

@@ -50,8 +50,11 @@ typedef void (*at_conn_meta_fn)(const void *key, void *arg,
 
 /* ---- TLS sessions ---- */
 
-/* Number of sessions in the table: the read hooks skip the lookup at 0. */
+/* Number of sessions in the table, and of connections (sessions and
+ * sockets) being tracked: the read hooks skip the lookup while the latter
+ * is 0 (a read on a session that is only sniffed needs nothing). */
 extern int at_conn_nsessions;
+extern int at_conn_ntracked;
 
 /* The application wrote n bytes (n > 0) through session key. meta is
  * called (under the lock) when the session is seen for the first time. */

@@ -143,7 +143,7 @@ AT_EXPORT ssize_t gnutls_record_recv(gnutls_session_t s, void *data,
   at_io_depth++;
   ssize_t r = real(s, data, size);
   int saved = errno;
-  if (capturing() && __atomic_load_n(&at_conn_nsessions, __ATOMIC_RELAXED)) {
+  if (capturing() && __atomic_load_n(&at_conn_ntracked, __ATOMIC_RELAXED)) {
     if (r > 0) {
       at_conn_session_in(s, data, (size_t)r);
     } else if (r == 0 && size > 0) {

@@ -135,7 +135,7 @@ static void wrote(void *const *fns, SSL *s, const void *buf, size_t n) {
 }
 
 static void got(void *const *fns, SSL *s, const void *buf, size_t n, int ret) {
-  if (!capturing() || !__atomic_load_n(&at_conn_nsessions, __ATOMIC_RELAXED))
+  if (!capturing() || !__atomic_load_n(&at_conn_ntracked, __ATOMIC_RELAXED))
     return;
   if (n) {
     at_conn_session_in(s, buf, n);

@@ -58,6 +58,7 @@ static size_t q_len;
 static struct at_capture *done_head;
 static size_t done_len;
 static int q_stop;
+static int w_idle; /* the worker waits with no deadline (see at_worker_poke) */
 static enum worker_state w_state = W_NONE;
 static pthread_t w_thread;
 static const struct at_core_api *core;
@@ -201,10 +202,16 @@ static void *worker_main(void *arg) {
   for (;;) {
     pthread_mutex_lock(&q_mu);
     while (!q_head && !q_stop) {
-      if (!__atomic_load_n(&at_conn_npending, __ATOMIC_RELAXED)) {
+      /* Idle first, then look (at_worker_poke looks the other way round):
+       * a connection's first pending bytes either are seen here or see
+       * the worker idle and wake it. */
+      __atomic_store_n(&w_idle, 1, __ATOMIC_SEQ_CST);
+      if (!__atomic_load_n(&at_conn_npending, __ATOMIC_SEQ_CST)) {
         pthread_cond_wait(&q_cv, &q_mu);
+        __atomic_store_n(&w_idle, 0, __ATOMIC_RELAXED);
         continue;
       }
+      __atomic_store_n(&w_idle, 0, __ATOMIC_RELAXED);
       struct timespec until;
       clock_gettime(CLOCK_REALTIME, &until);
       until.tv_nsec += AT_HARVEST_MS * 1000000L;
@@ -346,7 +353,11 @@ void at_worker_submit(struct at_capture *c) {
   free_list(to_free);
 }
 
+/* Only a worker asleep without a deadline needs waking: one in its timed
+ * wait harvests anyway. So the common case costs the app one load. */
 void at_worker_poke(void) {
+  if (!__atomic_load_n(&w_idle, __ATOMIC_SEQ_CST))
+    return;
   pthread_mutex_lock(&q_mu);
   pthread_cond_signal(&q_cv);
   pthread_mutex_unlock(&q_mu);
