@@ -268,8 +268,10 @@ int main(int argc, char **argv) {
   SSL *s = dial(port);
   char req[1024];
   if (!strcmp(argv[1], "download")) {
-    int n = snprintf(req, sizeof req, "GET /big?n=%s HTTP/1.1\r\nHost: "
-                     "localhost\r\n\r\n", argv[3]);
+    int n = snprintf(req, sizeof req,
+                     "GET /big?n=%s HTTP/1.1\r\nHost: "
+                     "localhost\r\n\r\n",
+                     argv[3]);
     struct timespec c0, c1;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
     double t0 = mono_us();

@@ -303,9 +303,9 @@ static void take_conn_counts(void) {
 static void core_consume(struct at_capture **caps, size_t n,
                          const struct at_shim_counters *delta) {
   add_shim_delta(delta);
-  struct batch b = {.opts = {.capture_metadata_only =
-                                 S.cfg.capture_metadata_only,
-                             .capture_binary = S.cfg.capture_binary}};
+  struct batch b = {
+      .opts = {.capture_metadata_only = S.cfg.capture_metadata_only,
+               .capture_binary = S.cfg.capture_binary}};
   for (size_t i = 0; i < n; i++) {
     struct at_capture *c = caps[i];
     if (c->kind == AT_CAPTURE_CONN_BYTES)
@@ -377,9 +377,9 @@ static void core_finish(const struct at_shim_counters *delta) {
   add_shim_delta(delta);
   /* Connections still open at exit: what was in flight comes out partial
    * (complete exchanges have been written already). */
-  struct batch b = {.opts = {.capture_metadata_only =
-                                 S.cfg.capture_metadata_only,
-                             .capture_binary = S.cfg.capture_binary}};
+  struct batch b = {
+      .opts = {.capture_metadata_only = S.cfg.capture_metadata_only,
+               .capture_binary = S.cfg.capture_binary}};
   core_conn_close_all(at_wall_ns(), "the process exited mid-exchange",
                       emit_exchange, &b);
   take_conn_counts();
