@@ -87,7 +87,13 @@ UNIT_LIBS_stack     := -ldw -lelf -ldl
 $(B)/obj/tests/unit/stack/chain_nofp.o: CFLAGS += -fomit-frame-pointer
 $(B)/obj/tests/unit/stack/chain_fp.o: CFLAGS += -fno-omit-frame-pointer
 SYMTEST := $(B)/tests/libsymtest.so $(B)/tests/libsymtest-stripped.so
-TOOLS  := $(patsubst tests/tools/%.c,$(B)/tests/%,$(TOOL_SRC))
+# The TLS/socket capture path's pure parts: sniffing and the core's side.
+UNIT_DEPS_conn      := $(COMMON_SRC) $(WIRE_SRC) $(PROVIDERS_SRC) \
+                       hooks/conn_sniff.c preload/core_conn.c preload/log.c
+# gnutls_client links libgnutls (a test-only dependency): built with the
+# unit tests, not by `make all`.
+GNUTLS_TOOL := $(B)/tests/gnutls_client
+TOOLS  := $(filter-out $(GNUTLS_TOOL),$(patsubst tests/tools/%.c,$(B)/tests/%,$(TOOL_SRC)))
 EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(EXAMPLE_SRC))
 BENCHES  := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC))
 
@@ -159,6 +165,11 @@ $(B)/bench/stack_bench: bench/stack_bench.c $(call obj,preload/stack.c)
 	@mkdir -p $(dir $@)
 	$(Q)$(call say,LINK,$@)$(CC) $(CFLAGS) -o $@ $< $(call obj,preload/stack.c) $(LDFLAGS) -ldl
 
+# The TLS benchmark's server and client are OpenSSL programs.
+$(B)/bench/tls_bench: bench/tls_bench.c
+	@mkdir -p $(dir $@)
+	$(Q)$(call say,LINK,$@)$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) -lssl -lcrypto
+
 # ---- the two commands of the README ----
 
 deps:
@@ -178,7 +189,11 @@ test: deps-test
 	@$(MAKE) --no-print-directory SAN=1 all units
 	@sh tests/run.sh all
 
-units: $(UNITS)
+units: $(UNITS) $(GNUTLS_TOOL)
+
+$(GNUTLS_TOOL): tests/tools/gnutls_client.c
+	@mkdir -p $(dir $@)
+	$(Q)$(call say,LINK,$@)$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) -lgnutls
 
 test-unit:
 	@$(MAKE) --no-print-directory SAN=1 units

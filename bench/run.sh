@@ -544,3 +544,8 @@ echo; "$B/bench/nest_bench" || echo "bench: nest_bench failed" >&2
 # The uploader's own benchmarks (throughput, idle CPU, the traced
 # program's latency while an upload runs): bench/upload_bench.sh.
 sh bench/upload_bench.sh
+
+# The TLS and socket capture benchmarks (fd hooks, HTTPS download, LLM
+# exchanges and streams through OpenSSL): bench/tls_bench.sh writes
+# docs/benchmarks-tls.md.
+sh bench/tls_bench.sh

@@ -25,6 +25,8 @@ Endpoints (any path prefix is accepted, so custom base URLs work):
   POST .../chat/completions   OpenAI chat (plus "stream": true)
   POST .../embeddings         OpenAI embeddings
   POST .../messages           Anthropic messages (plus "stream": true)
+  POST .../api/chat           Ollama chat (streams NDJSON unless
+                              "stream": false)
   GET  /health                {"ok":true}  (not an LLM call)
   GET  /v1/models             a model list
   POST /other                 echoes the byte count (not an LLM call)
@@ -37,6 +39,8 @@ Control headers (for tests):
   x-mock-event-delay-ms: N    pause between stream events (default 5)
   x-mock-abort-after-bytes: N close the connection after N body bytes
   x-mock-gzip: 1              Content-Encoding: gzip
+  x-mock-encoding: C          Content-Encoding C: gzip, deflate, br or zstd
+                              (streams are flushed after every event)
   x-mock-cached-tokens: N     report N cached input tokens
   x-mock-pad-bytes: N         add N bytes of filler to the answer text
   x-mock-tool-rounds: N       call tools N times before answering (default
@@ -62,6 +66,8 @@ import sys
 import threading
 import time
 import zlib
+import ctypes
+import ctypes.util
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 CREATED = 1763700000  # fixed, so that answers are byte-for-byte repeatable
@@ -415,6 +421,139 @@ def anthropic_messages(req, body, hdr):
     return events, None
 
 
+# ---- Ollama ----
+
+
+def ollama_chat(req, body, hdr):
+    pad = int(hdr.get("x-mock-pad-bytes", "0") or 0)
+    n_in, text, tool = decide(req, "openai", pad)
+    model = req.get("model") if isinstance(req.get("model"), str) else "mock"
+    n_out = words(text)
+    created = "2025-11-21T04:00:00.000000Z"
+    final = {"model": model, "created_at": created,
+             "message": {"role": "assistant", "content": ""},
+             "done_reason": "stop", "done": True,
+             "total_duration": 123456789, "load_duration": 1234567,
+             "prompt_eval_count": n_in, "prompt_eval_duration": 2345678,
+             "eval_count": n_out, "eval_duration": 98765432}
+    if req.get("stream") is False:
+        doc = dict(final)
+        doc["message"] = {"role": "assistant", "content": text}
+        return None, json.dumps(doc).encode()
+    lines = []
+    for piece in text_pieces(text):
+        lines.append(json.dumps({"model": model, "created_at": created,
+                                 "message": {"role": "assistant",
+                                             "content": piece},
+                                 "done": False}).encode() + b"\n")
+    lines.append(json.dumps(final).encode() + b"\n")
+    return lines, None
+
+
+# ---- content codings (br and zstd through the system libraries) ----
+
+
+class Encoder:
+    """Incremental compressor: feed() returns bytes flushed so far."""
+
+    def __init__(self, coding):
+        self.coding = coding
+        if coding == "gzip":
+            self.z = zlib.compressobj(6, zlib.DEFLATED, 31)
+        elif coding == "deflate":
+            self.z = zlib.compressobj(6, zlib.DEFLATED, 15)
+        elif coding == "br":
+            self.lib = _lib("brotlienc")
+            self.lib.BrotliEncoderCreateInstance.restype = ctypes.c_void_p
+            self.lib.BrotliEncoderCompressStream.argtypes = [
+                ctypes.c_void_p, ctypes.c_int,
+                ctypes.POINTER(ctypes.c_size_t),
+                ctypes.POINTER(ctypes.c_void_p),
+                ctypes.POINTER(ctypes.c_size_t),
+                ctypes.POINTER(ctypes.c_void_p), ctypes.c_void_p]
+            self.lib.BrotliEncoderHasMoreOutput.argtypes = [ctypes.c_void_p]
+            self.lib.BrotliEncoderDestroyInstance.argtypes = [ctypes.c_void_p]
+            self.st = self.lib.BrotliEncoderCreateInstance(None, None, None)
+        elif coding == "zstd":
+            self.lib = _lib("zstd")
+            self.lib.ZSTD_createCCtx.restype = ctypes.c_void_p
+            self.lib.ZSTD_compressStream2.restype = ctypes.c_size_t
+            self.lib.ZSTD_compressStream2.argtypes = [
+                ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+                ctypes.c_int]
+            self.lib.ZSTD_isError.argtypes = [ctypes.c_size_t]
+            self.lib.ZSTD_freeCCtx.argtypes = [ctypes.c_void_p]
+            self.cctx = self.lib.ZSTD_createCCtx()
+        else:
+            raise ValueError("unknown coding " + coding)
+
+    def _brotli(self, data, op):
+        src = ctypes.create_string_buffer(data, len(data))
+        avail_in = ctypes.c_size_t(len(data))
+        next_in = ctypes.c_void_p(ctypes.addressof(src))
+        out = bytearray()
+        buf = ctypes.create_string_buffer(65536)
+        while True:
+            avail_out = ctypes.c_size_t(len(buf))
+            next_out = ctypes.c_void_p(ctypes.addressof(buf))
+            if not self.lib.BrotliEncoderCompressStream(
+                    self.st, op, ctypes.byref(avail_in), ctypes.byref(next_in),
+                    ctypes.byref(avail_out), ctypes.byref(next_out), None):
+                raise RuntimeError("brotli failed")
+            out += buf.raw[:len(buf) - avail_out.value]
+            if avail_in.value == 0 and \
+                    not self.lib.BrotliEncoderHasMoreOutput(self.st):
+                return bytes(out)
+
+    def _zstd(self, data, op):
+        class InBuf(ctypes.Structure):
+            _fields_ = [("src", ctypes.c_void_p), ("size", ctypes.c_size_t),
+                        ("pos", ctypes.c_size_t)]
+
+        class OutBuf(ctypes.Structure):
+            _fields_ = [("dst", ctypes.c_void_p), ("size", ctypes.c_size_t),
+                        ("pos", ctypes.c_size_t)]
+        src = ctypes.create_string_buffer(data, len(data))
+        ib = InBuf(ctypes.addressof(src), len(data), 0)
+        buf = ctypes.create_string_buffer(65536)
+        out = bytearray()
+        while True:
+            ob = OutBuf(ctypes.addressof(buf), len(buf), 0)
+            left = self.lib.ZSTD_compressStream2(self.cctx, ctypes.byref(ob),
+                                                 ctypes.byref(ib), op)
+            if self.lib.ZSTD_isError(left):
+                raise RuntimeError("zstd failed")
+            out += buf.raw[:ob.pos]
+            if left == 0 and ib.pos == ib.size:
+                return bytes(out)
+
+    def feed(self, data):
+        """Compress data and flush: the peer can decode it all now."""
+        if self.coding in ("gzip", "deflate"):
+            return self.z.compress(data) + self.z.flush(zlib.Z_SYNC_FLUSH)
+        if self.coding == "br":
+            return self._brotli(data, 1)
+        return self._zstd(data, 1)
+
+    def finish(self):
+        if self.coding in ("gzip", "deflate"):
+            return self.z.flush(zlib.Z_FINISH)
+        if self.coding == "br":
+            out = self._brotli(b"", 2)
+            self.lib.BrotliEncoderDestroyInstance(self.st)
+            return out
+        out = self._zstd(b"", 2)
+        self.lib.ZSTD_freeCCtx(self.cctx)
+        return out
+
+
+def _lib(name):
+    path = ctypes.util.find_library(name)
+    if not path:
+        raise RuntimeError("lib%s is not installed" % name)
+    return ctypes.CDLL(path)
+
+
 # ---- errors, in each provider's shape ----
 
 ERROR_TEXT = {
@@ -523,40 +662,43 @@ class Handler(BaseHTTPRequestHandler):
 
     def send_plain(self, status, body, ctype="application/json",
                    extra=None):
-        if self.gzip:
+        if self.coding == "gzip":
             body = gzip.compress(body, mtime=0)
+        elif self.coding:
+            enc = Encoder(self.coding)
+            body = enc.feed(body) + enc.finish()
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
-        if self.gzip:
-            self.send_header("Content-Encoding", "gzip")
+        if self.coding:
+            self.send_header("Content-Encoding", self.coding)
         for k, v in (extra or {}).items():
             self.send_header(k, v)
         self.end_headers()
         for p in self.pieces(body):
             self.raw_write(p)
 
-    def send_stream(self, events, extra=None):
+    def send_stream(self, events, extra=None,
+                    ctype="text/event-stream; charset=utf-8"):
         self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.send_header("Content-Type", ctype)
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Transfer-Encoding", "chunked")
-        if self.gzip:
-            self.send_header("Content-Encoding", "gzip")
+        if self.coding:
+            self.send_header("Content-Encoding", self.coding)
         for k, v in (extra or {}).items():
             self.send_header(k, v)
         self.end_headers()
-        comp = zlib.compressobj(6, zlib.DEFLATED, 31) if self.gzip else None
+        comp = Encoder(self.coding) if self.coding else None
         delay = self.knob("x-mock-event-delay-ms", 5) / 1000.0
         for i, e in enumerate(events):
             if i > 0 and delay > 0:
                 time.sleep(delay)
-            data = comp.compress(e) + comp.flush(zlib.Z_SYNC_FLUSH) \
-                if comp else e
+            data = comp.feed(e) if comp else e
             for p in self.pieces(data):
                 self.raw_write(b"%x\r\n" % len(p) + p + b"\r\n")
         if comp:
-            tail = comp.flush(zlib.Z_FINISH)
+            tail = comp.finish()
             if tail:
                 self.raw_write(b"%x\r\n" % len(tail) + tail + b"\r\n")
         self.raw_write(b"0\r\n\r\n")
@@ -601,7 +743,10 @@ class Handler(BaseHTTPRequestHandler):
         self.abort_after = self.knob("x-mock-abort-after-bytes", -1)
         if self.abort_after < 0:
             self.abort_after = None
-        self.gzip = self.headers.get("x-mock-gzip", "") == "1"
+        self.coding = self.headers.get("x-mock-encoding", "").lower() or \
+            ("gzip" if self.headers.get("x-mock-gzip", "") == "1" else "")
+        if self.coding not in ("", "gzip", "deflate", "br", "zstd"):
+            self.coding = ""
         self.body_sent = 0
         if self.headers.get("Connection", "").lower() == "close":
             self.close_connection = True
@@ -625,6 +770,8 @@ class Handler(BaseHTTPRequestHandler):
             api, fn = "openai", openai_embeddings
         elif path.endswith("/messages"):
             api, fn = "anthropic", anthropic_messages
+        elif path.endswith("/api/chat"):
+            api, fn = "ollama", ollama_chat
         else:
             self.send_plain(200, json.dumps(
                 {"ok": True, "received_bytes": len(body)}).encode())
@@ -649,7 +796,9 @@ class Handler(BaseHTTPRequestHandler):
             return
         hdr = {k.lower(): v for k, v in self.headers.items()}
         stream, plain = fn(req, body, hdr)
-        if stream is not None:
+        if stream is not None and api == "ollama":
+            self.send_stream(stream, extra=rid, ctype="application/x-ndjson")
+        elif stream is not None:
             self.send_stream(stream, extra=rid)
         else:
             self.send_plain(200, plain, extra=rid)

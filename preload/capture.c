@@ -14,5 +14,6 @@ void at_capture_free(struct at_capture *c) {
   free(c->resp_headers);
   free(c->resp_body);
   free(c->error_msg);
+  free(c->conn);
   free(c);
 }

@@ -8,6 +8,8 @@
 #include "providers/exchange.h"
 #include "providers/providers.h"
 
+struct at_conn_chunk;
+
 /* What a capture carries. Only AT_CAPTURE_EXCHANGE has an exchange; the
  * others are context events the nesting engine needs (docs/nesting.md). */
 enum at_capture_kind {
@@ -15,7 +17,9 @@ enum at_capture_kind {
   AT_CAPTURE_SPAWN,        /* the thread started a child process: span_id
                               was handed to the child in TRACEPARENT;
                               method holds the program (argv[0]) */
-  AT_CAPTURE_THREAD        /* a thread was created (origin below) */
+  AT_CAPTURE_THREAD,       /* a thread was created (origin below) */
+  AT_CAPTURE_CONN_BYTES    /* bytes of a watched TLS/socket connection
+                              (conn below; conn_chunk.h) */
 };
 
 /* Return addresses of the calling thread, innermost first, taken on the
@@ -49,6 +53,7 @@ struct at_capture {
   /* owned memory (free()d by at_capture_free) */
   char *method, *url, *req_headers, *req_body, *resp_headers, *resp_body;
   char *error_msg;
+  struct at_conn_chunk *conn; /* AT_CAPTURE_CONN_BYTES: owned, one block */
 };
 
 void at_capture_free(struct at_capture *c);

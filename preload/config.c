@@ -89,6 +89,7 @@ void at_config_load(struct at_config *cfg) {
   cfg->log_level = AT_LOG_ERROR;
 
   cfg->disabled = truthy(getenv(AT_ENV_DISABLE));
+  cfg->keep_deepbind = truthy(getenv(AT_ENV_KEEP_DEEPBIND));
   cfg->capture_binary = truthy(getenv(AT_ENV_CAPTURE_BINARY));
 
   const char *v = getenv(AT_ENV_CAPTURE);

@@ -22,6 +22,7 @@
 #define AT_ENV_TRACE_NAME "AUTOTRACE_TRACE_NAME"
 #define AT_ENV_TAGS "AUTOTRACE_TAGS"
 #define AT_ENV_METADATA "AUTOTRACE_METADATA"
+#define AT_ENV_KEEP_DEEPBIND "AUTOTRACE_KEEP_DEEPBIND"
 
 #define AT_DEFAULT_MAX_BODY (16u * 1024 * 1024)
 #define AT_DEFAULT_QUEUE 1024 /* captures waiting for the worker */
@@ -35,6 +36,8 @@ struct at_config {
   int disabled;
   int capture_metadata_only;
   int capture_binary; /* AUTOTRACE_CAPTURE_BINARY: keep images, audio, files */
+  int keep_deepbind;  /* AUTOTRACE_KEEP_DEEPBIND: leave RTLD_DEEPBIND alone
+                         (hooks/dlopen.c) */
   size_t max_body;
   size_t queue_max;
   enum at_log_level log_level;

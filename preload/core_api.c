@@ -15,6 +15,7 @@
 #include "common/clock.h"
 #include "common/ids.h"
 #include "core_api.h"
+#include "core_conn.h"
 #include "core_nest.h"
 #include "core_process.h"
 #include "core_symbolize.h"
@@ -24,7 +25,8 @@
 struct core_counters {
   uint64_t captured, skipped_unparsed, parse_errors, http_errors,
       transport_errors, dropped_spool_full, dropped_spool_error, dropped_oom;
-  uint64_t spawn_events, thread_events; /* context captures (capture.h) */
+  uint64_t skipped_http2, dropped_conn_gap; /* TLS/socket paths */
+  uint64_t spawn_events, thread_events;     /* context captures (capture.h) */
   struct core_nest_counters nest;
 };
 
@@ -57,6 +59,7 @@ static int core_start(const struct at_config *cfg, char *err, size_t errlen) {
       snprintf(err, errlen, "out of memory for the nesting engine");
       return -1;
     }
+    core_conn_init(S.cfg.max_body, S.cfg.hosts);
     S.started = 1;
   }
   return open_spool(err, errlen);
@@ -101,6 +104,8 @@ static size_t collect_counters(struct spool_counter *out) {
   ADD("dropped.queue_full", S.shim_pending.dropped_queue_full);
   ADD("skipped.not_llm", S.shim_pending.skipped_not_llm);
   ADD("truncated.bodies", S.shim_pending.truncated_bodies);
+  ADD("skipped.http2", S.pending.skipped_http2);
+  ADD("dropped.conn_gap", S.pending.dropped_conn_gap);
   ADD("events.spawn", S.pending.spawn_events);
   ADD("events.thread", S.pending.thread_events);
   ADD("nest.conversations_evicted", S.pending.nest.conversations_evicted);
@@ -177,15 +182,64 @@ static void commit_batch(void) {
   core_nest_batch_reset();
 }
 
+/* What one batch's exchanges share: the parse options, and the capture
+ * an exchange came from when it is a curl capture (its stack and thread
+ * origin go to the nesting engine). */
+struct batch {
+  struct at_parse_opts opts;
+  const struct at_capture *cap; /* NULL: a TLS/socket exchange */
+};
+
+/* Parse one exchange into a record, stamp it, and hand it to the nesting
+ * engine, which decides its trace and parent. The TLS/socket paths call
+ * this for every exchange a chunk of bytes finishes (any number). */
+static void emit_exchange(void *arg, const struct at_exchange *ex,
+                          const struct at_match *match, int tid) {
+  struct batch *b = arg;
+  const char *skip = NULL;
+  cJSON *rec = at_parse_exchange(ex, match, &b->opts, &skip);
+  if (!rec) {
+    if (skip)
+      S.pending.skipped_unparsed++;
+    else
+      S.pending.dropped_oom++;
+    return;
+  }
+  core_process_stamp(&S.proc, &S.cfg, rec, tid);
+  count_outcome(rec);
+  if (b->cap) {
+    core_nest_exchange(b->cap, rec);
+  } else {
+    /* No call stack is taken on the TLS/socket paths yet: the engine
+     * places these by thread and conversation. */
+    static struct at_capture view;
+    memset(&view, 0, sizeof view);
+    view.kind = AT_CAPTURE_EXCHANGE;
+    view.tid = tid;
+    core_nest_exchange(&view, rec);
+  }
+}
+
+static void take_conn_counts(void) {
+  struct core_conn_counts cc;
+  core_conn_take_counts(&cc);
+  S.pending.skipped_http2 += cc.http2;
+  S.pending.dropped_conn_gap += cc.gaps;
+  S.shim_pending.skipped_not_llm += cc.not_llm;
+}
+
 static void core_consume(struct at_capture **caps, size_t n,
                          const struct at_shim_counters *delta) {
   add_shim_delta(delta);
-  struct at_parse_opts opts = {.capture_metadata_only =
-                                   S.cfg.capture_metadata_only,
-                               .capture_binary = S.cfg.capture_binary};
+  struct batch b = {
+      .opts = {.capture_metadata_only = S.cfg.capture_metadata_only,
+               .capture_binary = S.cfg.capture_binary}};
   for (size_t i = 0; i < n; i++) {
     struct at_capture *c = caps[i];
-    if (c->kind != AT_CAPTURE_EXCHANGE) {
+    if (c->kind == AT_CAPTURE_CONN_BYTES) {
+      b.cap = NULL;
+      core_conn_consume(c, emit_exchange, &b);
+    } else if (c->kind != AT_CAPTURE_EXCHANGE) {
       /* Context events: the nesting engine turns them into spans
        * (docs/nesting.md). */
       if (c->kind == AT_CAPTURE_SPAWN) {
@@ -198,21 +252,12 @@ static void core_consume(struct at_capture **caps, size_t n,
                c->origin.creator_tid, c->origin.nstack);
       }
       core_nest_event(c);
-      continue;
+    } else {
+      b.cap = c;
+      emit_exchange(&b, &c->ex, &c->match, c->tid);
     }
-    const char *skip = NULL;
-    cJSON *rec = at_parse_exchange(&c->ex, &c->match, &opts, &skip);
-    if (!rec) {
-      if (skip)
-        S.pending.skipped_unparsed++;
-      else
-        S.pending.dropped_oom++;
-      continue;
-    }
-    core_process_stamp(&S.proc, &S.cfg, rec, c->tid);
-    count_outcome(rec);
-    core_nest_exchange(c, rec); /* decides its trace and parent */
   }
+  take_conn_counts();
   core_nest_tick(at_wall_ns());
   commit_batch();
 }
@@ -221,6 +266,14 @@ static void core_finish(const struct at_shim_counters *delta) {
   if (!S.started)
     return;
   add_shim_delta(delta);
+  /* Connections still open at exit: what was in flight comes out partial
+   * (complete exchanges have been written already). */
+  struct batch b = {
+      .opts = {.capture_metadata_only = S.cfg.capture_metadata_only,
+               .capture_binary = S.cfg.capture_binary}};
+  core_conn_close_all(at_wall_ns(), "the process exited mid-exchange",
+                      emit_exchange, &b);
+  take_conn_counts();
   core_nest_finish(at_wall_ns());
   commit_batch();
   core_nest_forget();
@@ -230,6 +283,7 @@ static void core_finish(const struct at_shim_counters *delta) {
 }
 
 static void core_atfork_child(void) {
+  core_conn_forget_all(); /* the parent's connections are the parent's */
   if (S.sp)
     spool_abandon(S.sp); /* never close the parent's LMDB handle */
   S.sp = NULL;

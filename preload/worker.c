@@ -12,6 +12,7 @@
 #include "common/clock.h"
 #include "context.h"
 #include "core_api.h"
+#include "hooks/conn.h"
 #include "identity.h"
 #include "log.h"
 #include "runtime.h"
@@ -28,6 +29,11 @@ enum worker_state { W_NONE, W_RUNNING, W_FAILED };
  * exchange. Records reach the spool at most that much later. */
 #define AT_BATCH_TARGET 64
 #define AT_BATCH_WAIT_MS 5
+
+/* While watched connections hold bytes not yet handed over, the worker
+ * collects them this often (hooks/conn.h): a streamed answer reaches the
+ * spool within about this long of its last read. */
+#define AT_HARVEST_MS 20
 
 /* How long fork() may wait for the worker to leave the core. */
 #define AT_FORK_WAIT_MS 200
@@ -53,6 +59,7 @@ static size_t q_len;
 static struct at_capture *done_head;
 static size_t done_len;
 static int q_stop;
+static int w_idle; /* the worker waits with no deadline (see at_worker_poke) */
 static enum worker_state w_state = W_NONE;
 static pthread_t w_thread;
 static const struct at_core_api *core;
@@ -195,8 +202,28 @@ static void *worker_main(void *arg) {
   pthread_mutex_unlock(&core_mu);
   for (;;) {
     pthread_mutex_lock(&q_mu);
-    while (!q_head && !q_stop)
-      pthread_cond_wait(&q_cv, &q_mu);
+    while (!q_head && !q_stop) {
+      /* Idle first, then look (at_worker_poke looks the other way round):
+       * a connection's first pending bytes either are seen here or see
+       * the worker idle and wake it. */
+      __atomic_store_n(&w_idle, 1, __ATOMIC_SEQ_CST);
+      if (!__atomic_load_n(&at_conn_npending, __ATOMIC_SEQ_CST)) {
+        pthread_cond_wait(&q_cv, &q_mu);
+        __atomic_store_n(&w_idle, 0, __ATOMIC_RELAXED);
+        continue;
+      }
+      __atomic_store_n(&w_idle, 0, __ATOMIC_RELAXED);
+      struct timespec until;
+      clock_gettime(CLOCK_REALTIME, &until);
+      until.tv_nsec += AT_HARVEST_MS * 1000000L;
+      until.tv_sec += until.tv_nsec / 1000000000L;
+      until.tv_nsec %= 1000000000L;
+      if (pthread_cond_timedwait(&q_cv, &q_mu, &until) == ETIMEDOUT) {
+        pthread_mutex_unlock(&q_mu);
+        at_conn_harvest(); /* queues them (takes q_mu) */
+        pthread_mutex_lock(&q_mu);
+      }
+    }
     if (!q_stop && q_len < AT_BATCH_TARGET) {
       struct timespec deadline;
       clock_gettime(CLOCK_REALTIME, &deadline);
@@ -343,6 +370,16 @@ void at_worker_assign_identity(void) {
 void at_worker_flush_before_exec(void) {
   at_capture_disable_quietly();
   worker_shutdown();
+}
+
+/* Only a worker asleep without a deadline needs waking: one in its timed
+ * wait harvests anyway. So the common case costs the app one load. */
+void at_worker_poke(void) {
+  if (!__atomic_load_n(&w_idle, __ATOMIC_SEQ_CST))
+    return;
+  pthread_mutex_lock(&q_mu);
+  pthread_cond_signal(&q_cv);
+  pthread_mutex_unlock(&q_mu);
 }
 
 /* Wait, bounded, for the worker to leave the core, then hold the queue.

@@ -26,6 +26,9 @@ void at_worker_assign_identity(void);
 /* Before an exec that replaces this process: stop capturing, drain the
  * queue and write the process span (bounded like exit). */
 void at_worker_flush_before_exec(void);
+/* Wake the worker: connection bytes are pending (hooks/conn.h). While
+ * some are, the worker harvests them every AT_HARVEST_MS. */
+void at_worker_poke(void);
 
 /* Fork handlers (registered by at_init). */
 void at_worker_atfork_prepare(void);

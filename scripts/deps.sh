@@ -36,6 +36,11 @@ TEST_PKGS="libcriterion-dev lmdb-utils binutils clang"
 # libssl-dev libgnutls28-dev libc6-dev: the doctor tests build programs with
 # -lssl (and OpenSSL's static archives), -lgnutls and -static.
 TEST_PKGS="$TEST_PKGS libssl-dev libgnutls28-dev libc6-dev"
+# The TLS/socket capture tests' real clients: Ruby's Net::HTTP, PHP's curl
+# extension, Python's requests/httpx/aiohttp (and h2), and a GnuTLS client
+# (tests/tools/gnutls_client.c, libgnutls28-dev).
+TEST_PKGS="$TEST_PKGS ruby php-cli php-curl python3-requests python3-httpx \
+python3-aiohttp python3-h2"
 
 case $what in
 build) pkgs=$BUILD_PKGS ;;

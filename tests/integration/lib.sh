@@ -218,14 +218,19 @@ certs() {
     fail "openssl could not make a test certificate"
 }
 
-# start_mock [--tls] [--no-key]: start the mock provider on a free port.
-# Sets MOCK_PORT, MOCK_URL (base, no path) and MOCK_LOG.
+# start_mock [--tls] [--no-key] [--port N]: start the mock provider on a
+# free port (or on port N: the start fails when N is taken). Sets
+# MOCK_PORT, MOCK_URL (base, no path) and MOCK_LOG.
 start_mock() {
-  local tls=0 args=(--api-key "$KEY") i pf
+  local tls=0 args=(--api-key "$KEY") i pf port=0
   while [ $# -gt 0 ]; do
     case $1 in
     --tls) tls=1 ;;
     --no-key) args=() ;;
+    --port)
+      port=$2
+      shift
+      ;;
     *) fail "start_mock: unknown option $1" ;;
     esac
     shift
@@ -240,7 +245,7 @@ start_mock() {
   fi
   # The mock's parent is this shell (env execs it): --exit-with-parent
   # stops it should this shell die without running its traps.
-  env -u LD_PRELOAD "$PY" "$MOCK" --host 127.0.0.1 --port 0 --port-file "$pf" \
+  env -u LD_PRELOAD "$PY" "$MOCK" --host 127.0.0.1 --port "$port" --port-file "$pf" \
     --exit-with-parent --max-seconds 900 --log "$MOCK_LOG" "${args[@]}" >"$T/mock-$i.out" 2>&1 &
   MOCK_PIDS+=($!)
   local _

@@ -33,7 +33,9 @@ shim_paths() {
 }
 
 has_path() {
-  shim_paths | grep -qx "$1"
+  # grep reads everything (no -q): an early exit would SIGPIPE shim_paths,
+  # and pipefail would turn a match into a failure.
+  shim_paths | grep -x "$1" >/dev/null
 }
 
 case_curl_is_seen_through_libcurl() {

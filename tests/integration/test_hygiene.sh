@@ -8,10 +8,20 @@ case_exports_only_hooks() {
   syms=$(nm -D --defined-only "$SHIM" | awk '{print $NF}' | sed 's/@.*//' | sort -u)
   echo "$syms"
   [ -n "$syms" ] || fail "nm found no exported symbol in $SHIM"
-  # curl_*: the libcurl capture; the rest: context propagation
-  # (preload/context.h, preload/thread_origin.h).
-  bad=$(echo "$syms" | grep -v -E '^(curl_|autotrace_|pthread_create$|execv?p?e?$|execl[pe]?$|fexecve$|posix_spawnp?$|system$)' || true)
+  # The hooks — exactly preload/exports.map: libcurl's (curl_*), libssl's
+  # and GnuTLS's, the libc calls of the socket capture and dlopen
+  # (docs/capture-tls.md), and context propagation (preload/context.h,
+  # preload/thread_origin.h).
+  bad=$(echo "$syms" |
+    grep -v -E '^(curl_|autotrace_|SSL_|gnutls_|pthread_create$|execv?p?e?$|execl[pe]?$|fexecve$|posix_spawnp?$|system$)' |
+    grep -v -x -E 'dlopen|connect|close|read|__read_chk|readv|write|writev|send|sendto|sendmsg|recv|__recv_chk|recvfrom|__recvfrom_chk|recvmsg' || true)
   [ -z "$bad" ] || fail "the shim exports more than its hooks: $bad"
+  local want
+  for want in SSL_write SSL_write_ex SSL_read SSL_read_ex SSL_peek SSL_peek_ex \
+    SSL_shutdown SSL_free gnutls_record_send gnutls_record_recv gnutls_bye \
+    gnutls_deinit connect close read write send recv sendmsg recvmsg; do
+    echo "$syms" | grep -q -x "$want" || fail "$want is not hooked"
+  done
   echo "$syms" | grep -q '^curl_easy_perform$' || fail "curl_easy_perform is not hooked"
   echo "$syms" | grep -q '^curl_multi_perform$' || fail "curl_multi_perform is not hooked"
   # The core exports its table only.

@@ -77,7 +77,8 @@ case_mode_matrix() {
     done
   done
   # 18 separate processes: 18 process spans, 18 traces.
-  check "$T/recs.jsonl" --where type=span --count 18 --distinct trace_id
+  check "$T/recs.jsonl" --where type=span --where metadata.capture=process \
+    --count 18 --distinct trace_id
 }
 
 case_header_callback() {

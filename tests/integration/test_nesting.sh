@@ -160,13 +160,12 @@ span nest_agent
 }
 
 case_python_tool_loop() {
-  start_mock
-  run_traced py "$T/spool" "$PY" "$ROOT/tests/tools/nest_agent.py" "$MOCK_URL/v1"
+  # Python's urllib over HTTPS: the OpenSSL capture path; the client
+  # trusts the mock's throwaway certificate through SSL_CERT_FILE.
+  start_mock --tls
+  run_traced py "$T/spool" "SSL_CERT_FILE=$CERT" "$PY" \
+    "$ROOT/tests/tools/nest_agent.py" "$MOCK_URL/v1"
   [ "$RC" = 0 ] || fail "nest_agent.py failed: $(cat "$T/py.traced.err")"
-  if [ ! -e "$T/spool/data.mdb" ] ||
-    [ -z "$(cli export --format jsonl --all --spool "$T/spool" 2>/dev/null)" ]; then
-    skip "no capture path sees Python's urllib yet (its plain-socket and OpenSSL traffic is hooked on the h/tls branch); the engine's unit test python_tool_loop_reserialised covers the tree"
-  fi
   expect_tree "trace 1
 span nest_agent.py
   generation What should I

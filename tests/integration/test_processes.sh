@@ -27,17 +27,28 @@ case_concurrent_processes() {
   export_jsonl "$S" "$T/recs.jsonl"
   check "$T/recs.jsonl" --where type=generation --count 40 --distinct id \
     --echo --parent-type span
-  check "$T/recs.jsonl" --where type=span --count 8 --distinct process.pid \
+  check "$T/recs.jsonl" --where type=span --where metadata.capture=process \
+    --count 8 --distinct process.pid \
     --eq metadata.generations=5 --root
   for p in 1 2 3 4 5 6 7 8; do
     check "$T/recs.jsonl" --where type=generation \
       --where "input.0.parts.0.content=process $p asks" --count 5 \
       --same process.pid --same trace_id --same parent_id
   done
-  # Every record exactly once.
-  local n
-  n=$(wc -l <"$T/recs.jsonl")
-  [ "$n" = 48 ] || fail "$n records, expected 40 generations + 8 spans"
+  # Every record exactly once: 40 generations, 8 process spans, and the
+  # spans of the program's functions (docs/nesting.md, rule 4).
+  "$PY" - "$T/recs.jsonl" <<'PYEOF' || fail "records other than expected"
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+gens = [r for r in recs if r["type"] == "generation"]
+procs = [r for r in recs if r["type"] == "span"
+         and r.get("metadata", {}).get("capture") == "process"]
+funcs = [r for r in recs if r["type"] == "span"
+         and "function" in r.get("metadata", {})]
+assert len(gens) == 40 and len(procs) == 8, (len(gens), len(procs))
+assert len(recs) == len(gens) + len(procs) + len(funcs), len(recs)
+assert len({r["id"] for r in recs}) == len(recs), "a record twice"
+PYEOF
 }
 
 case_fork() {
@@ -105,7 +116,8 @@ EOF
   local sspan
   sspan=$(sed -n 's/.*debug: spawn: span \([0-9a-f]*\) program llm_client .*/\1/p' "$T/shim.log")
   [ "$(echo "$sspan" | wc -w)" = 1 ] || fail "one fork spawn expected in the log: $sspan"
-  check "$T/recs.jsonl" --where type=span --where process.ppid="$parent" \
+  check "$T/recs.jsonl" --where type=span --where metadata.capture=process \
+    --where process.ppid="$parent" \
     --count 1 --eq parent_id="$sspan"
   check "$T/recs.jsonl" --where id="$sspan" --count 1 --eq process.pid="$parent"
 }

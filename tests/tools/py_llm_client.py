@@ -1,0 +1,197 @@
+#!/usr/bin/python3
+"""py_llm_client: LLM calls through Python's HTTP libraries, for the TLS and
+socket capture tests.
+
+    py_llm_client.py --lib urllib|requests|httpx|aiohttp|raw URL
+        [--cacert PEM] [--key KEY] [--n N] [--stream] [--api chat|ollama]
+        [--tag TAG] [-H 'Name: value']... [--write-bytes N]
+
+Makes N calls one after the other (on one keep-alive connection where the
+library pools them: requests.Session, httpx.Client, aiohttp.ClientSession),
+each a chat request whose user message is "TAG number I", and prints every
+response body as received, so that a run with and one without the shim can
+be compared byte for byte. --lib raw speaks HTTP/1.1 on a plain socket
+itself, writing the request --write-bytes bytes at a time (0: at once) and
+reading until the response is complete (Content-Length or chunked).
+"""
+
+import argparse
+import json
+import socket
+import ssl
+import sys
+import urllib.parse
+
+
+def body_for(a, i):
+    msg = [{"role": "user", "content": "%s number %d" % (a.tag, i)}]
+    if a.api == "ollama":
+        return {"model": "llama3.2", "messages": msg, "stream": a.stream}
+    b = {"model": "gpt-4o-mini", "messages": msg, "stream": a.stream}
+    if a.stream:
+        b["stream_options"] = {"include_usage": True}
+    return b
+
+
+def path_for(a):
+    return "/api/chat" if a.api == "ollama" else "/v1/chat/completions"
+
+
+def headers_for(a):
+    h = {"Content-Type": "application/json"}
+    if a.key:
+        h["Authorization"] = "Bearer " + a.key
+    for x in a.header:
+        k, v = x.split(":", 1)
+        h[k.strip()] = v.strip()
+    return h
+
+
+def out(data):
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.write(b"\n")
+    sys.stdout.flush()
+
+
+def ctx_for(a):
+    return ssl.create_default_context(cafile=a.cacert) if a.cacert else None
+
+
+def run_urllib(a):
+    import urllib.request
+    for i in range(a.n):
+        data = json.dumps(body_for(a, i)).encode()
+        req = urllib.request.Request(a.url + path_for(a), data=data,
+                                     headers=headers_for(a))
+        with urllib.request.urlopen(req, context=ctx_for(a)) as r:
+            out(r.read())
+
+
+def run_requests(a):
+    import requests
+    with requests.Session() as s:
+        for i in range(a.n):
+            r = s.post(a.url + path_for(a), json=body_for(a, i),
+                       headers=headers_for(a), verify=a.cacert or True,
+                       stream=a.stream)
+            if a.stream:
+                out(b"".join(r.iter_content(chunk_size=None)))
+            else:
+                out(r.content)
+
+
+def run_httpx(a):
+    import httpx
+    with httpx.Client(verify=a.cacert or True, http2=False) as c:
+        for i in range(a.n):
+            if a.stream:
+                with c.stream("POST", a.url + path_for(a),
+                              json=body_for(a, i),
+                              headers=headers_for(a)) as r:
+                    out(b"".join(r.iter_bytes()))
+            else:
+                r = c.post(a.url + path_for(a), json=body_for(a, i),
+                           headers=headers_for(a))
+                out(r.content)
+
+
+def run_aiohttp(a):
+    import asyncio
+    import aiohttp
+
+    async def main():
+        conn = aiohttp.TCPConnector(ssl=ctx_for(a) or False, limit=1)
+        async with aiohttp.ClientSession(connector=conn) as s:
+            for i in range(a.n):
+                async with s.post(a.url + path_for(a), json=body_for(a, i),
+                                  headers=headers_for(a)) as r:
+                    if a.stream:
+                        parts = []
+                        async for piece in r.content.iter_any():
+                            parts.append(piece)
+                        out(b"".join(parts))
+                    else:
+                        out(await r.read())
+
+    asyncio.run(main())
+
+
+def read_response(sock):
+    """Read one HTTP/1.1 response; return its body (de-chunked)."""
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        d = sock.recv(4096)
+        if not d:
+            raise SystemExit("connection closed in the headers")
+        buf += d
+    head, rest = buf.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    hdr = {}
+    for ln in lines[1:]:
+        k, v = ln.split(":", 1)
+        hdr[k.strip().lower()] = v.strip()
+    if "content-length" in hdr:
+        n = int(hdr["content-length"])
+        while len(rest) < n:
+            d = sock.recv(4096)
+            if not d:
+                raise SystemExit("connection closed in the body")
+            rest += d
+        return rest[:n]
+    body = b""
+    while True:
+        while b"\r\n" not in rest:
+            rest += sock.recv(4096)
+        line, rest = rest.split(b"\r\n", 1)
+        size = int(line.split(b";")[0], 16)
+        while len(rest) < size + 2:
+            d = sock.recv(4096)
+            if not d:
+                raise SystemExit("connection closed in a chunk")
+            rest += d
+        body += rest[:size]
+        rest = rest[size + 2:]
+        if size == 0:
+            return body
+
+
+def run_raw(a):
+    u = urllib.parse.urlsplit(a.url)
+    sock = socket.create_connection((u.hostname, u.port or 80))
+    try:
+        for i in range(a.n):
+            data = json.dumps(body_for(a, i)).encode()
+            h = headers_for(a)
+            req = ("POST %s HTTP/1.1\r\nHost: %s\r\n" % (path_for(a), u.netloc))
+            for k, v in h.items():
+                req += "%s: %s\r\n" % (k, v)
+            req += "Content-Length: %d\r\n\r\n" % len(data)
+            msg = req.encode() + data
+            step = a.write_bytes or len(msg)
+            for off in range(0, len(msg), step):
+                sock.sendall(msg[off:off + step])
+            out(read_response(sock))
+    finally:
+        sock.close()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("url")
+    ap.add_argument("--lib", required=True,
+                    choices=["urllib", "requests", "httpx", "aiohttp", "raw"])
+    ap.add_argument("--cacert")
+    ap.add_argument("--key")
+    ap.add_argument("--n", type=int, default=1)
+    ap.add_argument("--stream", action="store_true")
+    ap.add_argument("--api", default="chat", choices=["chat", "ollama"])
+    ap.add_argument("--tag", default="hello")
+    ap.add_argument("-H", dest="header", action="append", default=[])
+    ap.add_argument("--write-bytes", type=int, default=0)
+    a = ap.parse_args()
+    {"urllib": run_urllib, "requests": run_requests, "httpx": run_httpx,
+     "aiohttp": run_aiohttp, "raw": run_raw}[a.lib](a)
+
+
+if __name__ == "__main__":
+    main()
