@@ -86,6 +86,9 @@ UNIT_DEPS_stack     := preload/stack.c preload/core_symbolize.c
 UNIT_LIBS_stack     := -ldw -lelf -ldl
 $(B)/obj/tests/unit/stack/chain_nofp.o: CFLAGS += -fomit-frame-pointer
 $(B)/obj/tests/unit/stack/chain_fp.o: CFLAGS += -fno-omit-frame-pointer
+# Hot/cold splitting is on at -O2 in GCC; asked for whatever OPT is.
+$(B)/obj/tests/unit/stack/chain_cold.o: CFLAGS += -O2 -fomit-frame-pointer -freorder-blocks-and-partition
+$(B)/obj/tests/unit/stack/chain_cold_fp.o: CFLAGS += -O2 -fno-omit-frame-pointer -freorder-blocks-and-partition
 SYMTEST := $(B)/tests/libsymtest.so $(B)/tests/libsymtest-stripped.so
 # The TLS/socket capture path's pure parts: sniffing and the core's side.
 UNIT_DEPS_conn      := $(COMMON_SRC) $(WIRE_SRC) $(PROVIDERS_SRC) \

@@ -16,30 +16,7 @@ tree_of() {
 }
 
 # expect_tree WANT GOT: compare, showing both on a difference.
-# Function spans (rule 4) without their levels: the children of each
-# indented "span NAME" line move up one level.
-flatten_fn_spans() {
-  "$PY" -c '
-import sys
-out, cut = [], []
-for line in sys.stdin.read().splitlines():
-    ind = len(line) - len(line.lstrip(" "))
-    while cut and ind <= cut[-1]:
-        cut.pop()
-    if ind > 0 and line.lstrip(" ").startswith("span "):
-        cut.append(ind)
-        continue
-    out.append(line[2 * len(cut):] if cut else line)
-print("\n".join(out))'
-}
-
 expect_tree() {
-  if is_asan; then
-    # The sanitizer build's stacks of this agent are not reliable (an
-    # unwinder limit, docs/nesting.md "Known limits"): everything but the
-    # function spans is still compared.
-    set -- "$(echo "$1" | flatten_fn_spans)" "$(echo "$2" | flatten_fn_spans)"
-  fi
   if [ "$1" != "$2" ]; then
     echo "--- tree:" >&2
     echo "$2" >&2

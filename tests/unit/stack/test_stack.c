@@ -75,6 +75,50 @@ Test(stack, chain_with_frame_pointers) {
   run_fp();
 }
 
+/* A return address in a ".cold" part (GCC's hot/cold splitting, on at
+ * -O2): its FDE is not the function's, and the unwinder must still reach
+ * the split function's caller and on. The hot call is checked too, and
+ * that the compiler did split: the cold call's return address must be in
+ * "<prefix>_step.cold", else the test proves nothing. */
+static void expect_cold_chain(const char *prefix,
+                              unsigned (*outer)(uintptr_t *, unsigned, int),
+                              int rare, const char *caller) {
+  uintptr_t pcs[AT_STACK_MAX];
+  unsigned n = outer(pcs, AT_STACK_MAX, rare);
+  char names[2048], want[64];
+  describe(pcs, n, names, sizeof names);
+  cr_assert_geq(n, 4, "only %u frames: %s", n, names);
+  snprintf(want, sizeof want, rare ? "%s_step.cold" : "%s_step", prefix);
+  cr_expect_str_eq(fn_at(pcs[0]), want, "stack: %s", names);
+  snprintf(want, sizeof want, "%s_outer", prefix);
+  cr_expect_str_eq(fn_at(pcs[1]), want, "stack: %s", names);
+  cr_expect_str_eq(fn_at(pcs[2]), "expect_cold_chain", "stack: %s", names);
+  cr_expect_str_eq(fn_at(pcs[3]), caller, "stack: %s", names);
+  cr_expect_geq(n, 5, "stack: %s", names);
+}
+
+__attribute__((noinline)) static void run_cold(int rare) {
+  expect_cold_chain("cold", cold_outer, rare, "run_cold");
+  __asm__ volatile("" ::: "memory");
+}
+
+__attribute__((noinline)) static void run_cold_fp(int rare) {
+  expect_cold_chain("coldfp", coldfp_outer, rare, "run_cold_fp");
+  __asm__ volatile("" ::: "memory");
+}
+
+Test(stack, call_from_a_cold_part) {
+  run_cold(1);
+  run_cold(0);
+  run_cold(1); /* warm: the rules now come from the cache */
+}
+
+Test(stack, call_from_a_cold_part_with_frame_pointers) {
+  run_cold_fp(1);
+  run_cold_fp(0);
+  run_cold_fp(1);
+}
+
 Test(stack, bounded_by_max) {
   uintptr_t pcs[3] = {0, 0, 0};
   cr_expect_eq(nofp_outer(pcs, 2), 2);

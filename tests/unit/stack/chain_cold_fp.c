@@ -1,0 +1,3 @@
+/* chain_cold.c again, built with frame pointers (Makefile). */
+#define COLD(name) coldfp_##name
+#include "chain_cold.c"
