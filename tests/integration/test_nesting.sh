@@ -152,5 +152,65 @@ span nest_agent.py
   generation <- 09:00" "$(tree_of "$T/spool")"
 }
 
+case_planner_executor() {
+  start_mock
+  agent plan
+  # Three unrelated requests from three named functions: three traces
+  # (rule 5: no shared history), each call under the spans of the
+  # functions it was made from (rule 4).
+  expect_tree "trace 1
+span nest_agent
+  span plan
+    span conv_run
+      generation Plan a day
+trace 2
+span nest_agent
+  span execute
+    span conv_run
+      generation Execute the first
+      tool get_weather
+      generation <- 18C and sunny
+trace 3
+span nest_agent
+  span summarize
+    span conv_run
+      generation Summarize the day" "$(tree_of "$T/spool")"
+}
+
+case_subagent_in_thread() {
+  start_mock
+  agent subthread
+  # The research tool runs a conversation on a thread it creates: an
+  # agent under the tool, named after the thread's function.
+  expect_tree "trace 1
+span nest_agent
+  span conv_run
+    generation Write a guide
+    tool research
+      agent research_thread
+        span conv_run
+          generation Research the history
+    generation <- notes on Lyon" "$(tree_of "$T/spool")"
+}
+
+case_subagent_in_child_process() {
+  start_mock
+  agent subproc
+  # The research tool is a child process (fork + exec): the spawn is an
+  # agent under the tool, the child's process span under it.
+  expect_tree "trace 1
+span nest_agent
+  span conv_run
+    generation Write a guide
+    tool research
+      agent nest_agent
+        span nest_agent
+          span conv_run
+            generation Research the history
+    generation <- notes on Lyon" "$(tree_of "$T/spool")"
+  check "$T/recs.jsonl" --where type=generation --count 3 --same trace_id
+}
+
 run_cases case_sequential_tool_loop case_multi_turn_chat \
-  case_two_conversations_two_threads case_retries case_python_tool_loop
+  case_two_conversations_two_threads case_retries case_python_tool_loop \
+  case_planner_executor case_subagent_in_thread case_subagent_in_child_process

@@ -14,6 +14,14 @@
  *           steps)
  *   retry   the first attempt fails (x-mock-status: 500), the retry with
  *           the same body succeeds with a tool call, then the answer
+ *   plan    a planner/executor: plan() asks for a plan (no tools), then
+ *           execute() runs a tool loop, then summarize() asks once more
+ *   subthread  the model calls a "research" tool that is itself an agent
+ *           run on a new thread (its own conversation), joined before the
+ *           tool result is sent back
+ *   subproc the same "research" tool run as a child process (fork + exec
+ *           of this program in mode "child")
+ *   child   (used by subproc) one question, answered without tools
  *
  * Prints one line per model answer on stdout. Exits 0 when every request
  * got the HTTP status it expected.
@@ -24,6 +32,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 struct buf {
   char *data;
@@ -156,12 +166,21 @@ static char *conv_body(struct conv *c) {
   return b.data;
 }
 
+static const char RESEARCH_TOOL[] =
+    "[{\"type\":\"function\",\"function\":{\"name\":\"research\","
+    "\"parameters\":{\"type\":\"object\",\"properties\":{\"topic\":{"
+    "\"type\":\"string\"}},\"required\":[\"topic\"]}}}]";
+
+static const char *research(void);
+
 /* The local tools. */
 static const char *run_tool(const char *name) {
   if (strcmp(name, "get_weather") == 0)
     return "18C and sunny";
   if (strcmp(name, "get_time") == 0)
     return "09:00";
+  if (strcmp(name, "research") == 0)
+    return research();
   return "unknown tool";
 }
 
@@ -316,12 +335,103 @@ FOLDED int mode_retry(void) {
   return rc;
 }
 
+/* plan: three named steps, each its own request. */
+KEPT int plan(void) {
+  struct conv c = {{0}, NULL, NULL};
+  conv_user(&c, "Plan a day in Lyon");
+  int rc = conv_run(&c);
+  free(c.msgs.data);
+  return rc;
+}
+
+KEPT int execute(void) {
+  struct conv c = {{0}, TOOLS, NULL};
+  conv_user(&c, "Execute the first step of the plan");
+  int rc = conv_run(&c);
+  free(c.msgs.data);
+  return rc;
+}
+
+KEPT int summarize(void) {
+  struct conv c = {{0}, NULL, NULL};
+  conv_user(&c, "Summarize the day");
+  int rc = conv_run(&c);
+  free(c.msgs.data);
+  return rc;
+}
+
+FOLDED int mode_plan(void) {
+  int rc = plan();
+  if (!rc)
+    rc = execute();
+  if (!rc)
+    rc = summarize();
+  return rc;
+}
+
+/* The research tool: a sub-agent on a thread or in a child process. */
+static int research_in_child; /* 0: thread, 1: process */
+static const char *self_path;
+static char research_answer[256];
+
+KEPT void *research_thread(void *arg) {
+  (void)arg;
+  struct conv c = {{0}, NULL, NULL};
+  conv_user(&c, "Research the history of Lyon");
+  if (conv_run(&c) != 0)
+    snprintf(research_answer, sizeof research_answer, "failed");
+  else
+    snprintf(research_answer, sizeof research_answer, "notes on Lyon");
+  free(c.msgs.data);
+  return NULL;
+}
+
+static const char *research(void) {
+  if (!research_in_child) {
+    pthread_t t;
+    if (pthread_create(&t, NULL, research_thread, NULL) != 0)
+      return "failed";
+    pthread_join(t, NULL);
+    return research_answer;
+  }
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid == 0) {
+    execl(self_path, self_path, "child", base_url, (char *)NULL);
+    _exit(127);
+  }
+  int st = 0;
+  if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) ||
+      WEXITSTATUS(st) != 0)
+    return "failed";
+  return "notes on Lyon";
+}
+
+FOLDED int mode_sub(int in_child) {
+  research_in_child = in_child;
+  struct conv c = {{0}, RESEARCH_TOOL, NULL};
+  conv_user(&c, "Write a guide to Lyon");
+  int rc = conv_run(&c);
+  free(c.msgs.data);
+  return rc;
+}
+
+FOLDED int mode_child(void) {
+  struct conv c = {{0}, NULL, NULL};
+  conv_user(&c, "Research the history of Lyon");
+  int rc = conv_run(&c);
+  free(c.msgs.data);
+  return rc;
+}
+
 int main(int argc, char **argv) {
   if (argc != 3) {
-    fprintf(stderr, "usage: nest_agent loop|chat|two|retry BASE_URL\n");
+    fprintf(stderr, "usage: nest_agent "
+                    "loop|chat|two|retry|plan|subthread|subproc BASE_URL\n");
     return 2;
   }
   base_url = argv[2];
+  self_path = argv[0];
   curl_global_init(CURL_GLOBAL_DEFAULT);
   int rc;
   if (strcmp(argv[1], "loop") == 0)
@@ -332,6 +442,14 @@ int main(int argc, char **argv) {
     rc = mode_two();
   else if (strcmp(argv[1], "retry") == 0)
     rc = mode_retry();
+  else if (strcmp(argv[1], "plan") == 0)
+    rc = mode_plan();
+  else if (strcmp(argv[1], "subthread") == 0)
+    rc = mode_sub(0);
+  else if (strcmp(argv[1], "subproc") == 0)
+    rc = mode_sub(1);
+  else if (strcmp(argv[1], "child") == 0)
+    rc = mode_child();
   else
     rc = 2;
   curl_global_cleanup();
