@@ -4,21 +4,25 @@
 # Plain and streamed chat completions, concurrent streams on one
 # connection, a gzip-encoded stream, asyncio's memory-BIO sessions: each
 # exchange exported exactly once with the fields HTTP/1.1 gives, and the
-# client's output byte-identical with and without the shim. An h2
+# client's output byte-identical with and without the shim; the same over
+# cleartext h2c with prior knowledge on a watched socket. An h2
 # connection to a host not known as an LLM host is not tracked at all.
 . "$(dirname "$0")/lib.sh"
 
 PYC=$ROOT/tests/tools/py_llm_client.py
 H2MOCK=$ROOT/tests/tools/h2_mock.py
 
-# start_h2_mock: the HTTP/2 mock on 127.0.0.1; sets MOCK_PORT, MOCK_LOG.
+# start_h2_mock [--plain]: the HTTP/2 mock on 127.0.0.1 (TLS, or h2c with
+# --plain); sets MOCK_PORT, MOCK_LOG.
 start_h2_mock() {
-  local i=$CASE-${#MOCK_PIDS[@]} pf _
+  local i=$CASE-${#MOCK_PIDS[@]} pf _ mode
   pf=$T/h2mock-$i.port
   MOCK_LOG=$T/h2mock-$i.log
   certs
+  mode=(--tls "$CERT" "$CERT_KEY")
+  [ "${1:-}" = --plain ] && mode=(--plain)
   env -u LD_PRELOAD "$PY" "$H2MOCK" --host 127.0.0.1 --port 0 --port-file "$pf" \
-    --tls "$CERT" "$CERT_KEY" --api-key "$KEY" --exit-with-parent \
+    "${mode[@]}" --api-key "$KEY" --exit-with-parent \
     --max-seconds 900 --log "$MOCK_LOG" >"$T/h2mock-$i.out" 2>&1 &
   MOCK_PIDS+=($!)
   for _ in $(seq 1 200); do
@@ -148,5 +152,25 @@ case_other_host_untouched() {
   [ ! -e "$T/spool" ] || fail "a spool was created for an h2 connection to another host"
 }
 
+case_h2c_prior_knowledge_socket() {
+  # Cleartext HTTP/2 with prior knowledge on a watched port: the socket
+  # hooks see the preface, and the connection is decoded as on TLS.
+  start_h2_mock --plain
+  compare_run h2c "$T/spool" "AUTOTRACE_HOSTS=127.0.0.1:$MOCK_PORT=openai" \
+    "$PY" "$PYC" --lib httpx2 --prior-knowledge --key "$KEY" --n 3 --concurrent \
+    --stream --tag h2c "http://127.0.0.1:$MOCK_PORT"
+  [ "$RC" = 0 ] || fail "h2c: the client failed: $(cat "$T/h2c.traced.err")"
+  grep -q '^HTTP/2 ' "$T/h2c.traced.out" || fail "h2c: not HTTP/2"
+  export_jsonl "$T/spool" "$T/recs.jsonl"
+  check "$T/recs.jsonl" --where type=generation --count 3 --eq metadata.capture=socket \
+    --eq provider=openai --contains http.url=http://127.0.0.1: --present completion_start_ns
+  local i
+  for i in 0 1 2; do
+    check "$T/recs.jsonl" --where type=generation --where "input.0.parts.0.content=h2c number $i" \
+      --count 1 --eq "output.0.parts.0.content=This is a mock answer to: h2c number $i" \
+      --eq usage.output_tokens=9
+  done
+}
+
 run_cases case_plain_and_streamed case_concurrent_gzip_streams \
-  case_async_memory_bio case_other_host_untouched
+  case_async_memory_bio case_other_host_untouched case_h2c_prior_knowledge_socket

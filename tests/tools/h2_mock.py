@@ -2,7 +2,7 @@
 """h2_mock: the mock provider's OpenAI chat completions over HTTP/2 (TLS,
 ALPN "h2"), for the HTTP/2 capture tests.
 
-    h2_mock.py --tls CERT KEY [--host 127.0.0.1] [--port 0]
+    h2_mock.py --tls CERT KEY | --plain [--host 127.0.0.1] [--port 0]
                [--port-file F] [--api-key KEY] [--log FILE]
                [--exit-with-parent] [--max-seconds N]
 
@@ -12,7 +12,8 @@ stream event in its own DATA frame, the events of concurrent streams
 interleaved (round robin, 5 ms apart). "x-mock-encoding: gzip" (or
 deflate, br, zstd) encodes the body, flushed per event. Other paths: 404.
 A missing or wrong bearer key: 401. One thread per connection; python3-h2
-(hyper-h2) does the framing. Only for tests: every wait is bounded.
+(hyper-h2) does the framing. --plain serves cleartext HTTP/2 with prior
+knowledge (h2c, no Upgrade). Only for tests: every wait is bounded.
 """
 import argparse
 import json
@@ -83,7 +84,7 @@ def serve(sock, api_key, log, cid):
     while time.monotonic() < deadline:
         wait = EVENT_GAP if ready else 1.0
         r, _, _ = select.select([sock], [], [], wait)
-        if r or sock.pending():
+        if r or (hasattr(sock, "pending") and sock.pending()):
             try:
                 data = sock.recv(65536)
             except (socket.timeout, ssl.SSLWantReadError):
@@ -133,15 +134,19 @@ def main():
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--port-file")
-    ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), required=True)
+    ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
+    ap.add_argument("--plain", action="store_true")
     ap.add_argument("--api-key")
     ap.add_argument("--log")
     ap.add_argument("--exit-with-parent", action="store_true")
     ap.add_argument("--max-seconds", type=float, default=600)
     a = ap.parse_args()
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(*a.tls)
-    ctx.set_alpn_protocols(["h2", "http/1.1"])
+    if bool(a.tls) == a.plain:
+        ap.error("give --tls CERT KEY or --plain")
+    if a.tls:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(*a.tls)
+        ctx.set_alpn_protocols(["h2", "http/1.1"])
     lsock = socket.create_server((a.host, a.port))
     lock = threading.Lock()
 
@@ -152,6 +157,11 @@ def main():
 
     def one(raw, cid):
         try:
+            if a.plain:
+                with raw:
+                    raw.settimeout(EVENT_GAP)
+                    serve(raw, a.api_key, log, cid)
+                return
             with ctx.wrap_socket(raw, server_side=True) as s:
                 if s.selected_alpn_protocol() != "h2":
                     log("not h2: %s" % s.selected_alpn_protocol())

@@ -15,7 +15,8 @@ itself, writing the request --write-bytes bytes at a time (0: at once) and
 reading until the response is complete (Content-Length or chunked).
 --lib httpx2 (httpx.Client) and httpx2-async (httpx.AsyncClient) speak
 HTTP/2 (ALPN h2) on one connection; with --concurrent, calls 1..N-1 run at
-once after call 0, as interleaved streams.
+once after call 0, as interleaved streams; --prior-knowledge makes httpx2
+speak HTTP/2 on an http:// URL (h2c without Upgrade).
 """
 
 import argparse
@@ -115,7 +116,8 @@ def run_httpx2(a):
                    headers=headers_for(a))
         return r.http_version, r.content
 
-    with httpx.Client(verify=a.cacert or True, http2=True) as c:
+    with httpx.Client(verify=a.cacert or True, http2=True,
+                      http1=not a.prior_knowledge) as c:
         res = [one(c, 0)] if a.n else []
         if a.concurrent:
             with concurrent.futures.ThreadPoolExecutor(a.n) as ex:
@@ -254,6 +256,7 @@ def main():
     ap.add_argument("-H", dest="header", action="append", default=[])
     ap.add_argument("--write-bytes", type=int, default=0)
     ap.add_argument("--concurrent", action="store_true")
+    ap.add_argument("--prior-knowledge", action="store_true")
     a = ap.parse_args()
     {"urllib": run_urllib, "requests": run_requests, "httpx": run_httpx,
      "httpx2": run_httpx2, "httpx2-async": run_httpx2_async, "aiohttp": run_aiohttp, "raw": run_raw}[a.lib](a)
