@@ -173,6 +173,8 @@ struct h2buf {
 };
 
 static void h2_put(struct h2buf *o, const void *p, size_t n) {
+  if (!n)
+    return; /* p may be NULL (an empty SETTINGS frame) */
   cr_assert_leq(o->n + n, sizeof o->b);
   memcpy(o->b + o->n, p, n);
   o->n += n;
