@@ -6,9 +6,9 @@
  * a per-connection chunk. A chunk travels to the worker inside an
  * at_capture of kind AT_CAPTURE_CONN_BYTES, and the core feeds its records
  * to that connection's wire_conn (wire/conn.h) or wire_h2 (wire/h2.h) in
- * order. Chunks of one
- * connection are numbered: a gap (a chunk dropped because the queue was
- * full) tells the core that it can no longer follow the connection. */
+ * order. Chunks of one connection are numbered: a gap (a chunk dropped
+ * because the queue was full) tells the core that it can no longer follow
+ * the connection. */
 #ifndef AT_CONN_CHUNK_H
 #define AT_CONN_CHUNK_H
 
