@@ -23,9 +23,6 @@
 #define AT_SNIFF_MAX 512
 /* How far into a write the Host field is looked for. */
 #define AT_HOST_SCAN 4096
-/* HTTP/2 is detected and counted but not decoded: wire/h2 will plug in
- * here (the core then needs an h2 decoder for AT_CHUNK_H2 connections). */
-#define AT_CONN_DECODE_H2 0
 
 enum { CONN_SNIFF, CONN_TRACKED, CONN_IGNORED, CONN_ENDED };
 
@@ -329,21 +326,18 @@ static void start_tracking(struct at_conn *c) {
          c->host[0] ? c->host : "(unknown host)");
 }
 
-/* HTTP/2: counted (one empty chunk flagged AT_CHUNK_H2) when the host is
- * a known LLM host, so that `autotrace stats` shows what was missed;
- * otherwise nothing at all (we cannot tell an LLM call without HPACK). */
+/* HTTP/2 (ALPN h2, or the client wrote the preface): the request lines
+ * are inside HPACK, so the host alone decides. A known LLM host's
+ * connection is tracked whole from here on, before its first byte: the
+ * core's wire_h2 needs the preface and every header block (the HPACK
+ * tables depend on all of them), and chooses the exchanges itself. Any
+ * other h2 connection is never looked at again. */
 static void saw_h2(struct at_conn *c) {
   c->flags |= AT_CHUNK_H2;
-  if (!host_is_llm(c)) {
-    c->state = CONN_IGNORED;
-    return;
-  }
-  if (AT_CONN_DECODE_H2) {
+  if (host_is_llm(c))
     start_tracking(c);
-    return;
-  }
-  flush(c, 1);
-  c->state = CONN_IGNORED;
+  else
+    c->state = CONN_IGNORED;
 }
 
 /* Gather up to n bytes of iov, from offset skip, into dst. */
@@ -388,6 +382,11 @@ static void sniff_out(struct at_conn *c, const struct iovec *iov, int cnt,
   case AT_SNIFF_H2:
     c->sniff_len = 0;
     saw_h2(c);
+    if (c->state == CONN_TRACKED) { /* from the preface's first byte on */
+      if (old)
+        add_bytes(c, AT_REC_OUT, c->sniff, old, c->sniff_t);
+      add_iov(c, AT_REC_OUT, iov, cnt, n, t);
+    }
     return;
   case AT_SNIFF_OTHER:
     c->sniff_len = 0;

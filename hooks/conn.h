@@ -11,10 +11,13 @@
  *            time, into the connection's pending chunk (conn_chunk.h),
  *            which goes to the worker when it reaches 64 KiB, when the
  *            connection ends, at exit, and otherwise within ~20 ms (the
- *            worker harvests pending chunks). The worker's wire_conn frames
- *            the exchanges; nothing is parsed here.
+ *            worker harvests pending chunks). The worker's wire_conn (or
+ *            wire_h2) frames the exchanges; nothing is parsed here. An
+ *            HTTP/2 connection (ALPN h2, the preface) is not sniffed: it
+ *            is tracked from its first byte when its host is a known LLM
+ *            host.
  *   IGNORED  never again looked at (server side, TLS seen on a plain
- *            socket, HTTP/2).
+ *            socket, HTTP/2 to a host not known as an LLM host).
  *
  * All state is under one mutex, taken only for watched connections.
  * docs/capture-tls.md has the rules and the memory bounds. */

@@ -5,9 +5,10 @@
  * read on a connection they track, each piece with its arrival time, into
  * a per-connection chunk. A chunk travels to the worker inside an
  * at_capture of kind AT_CAPTURE_CONN_BYTES, and the core feeds its records
- * to that connection's wire_conn (wire/conn.h) in order. Chunks of one
- * connection are numbered: a gap (a chunk dropped because the queue was
- * full) tells the core that it can no longer follow the connection. */
+ * to that connection's wire_conn (wire/conn.h) or wire_h2 (wire/h2.h) in
+ * order. Chunks of one connection are numbered: a gap (a chunk dropped
+ * because the queue was full) tells the core that it can no longer follow
+ * the connection. */
 #ifndef AT_CONN_CHUNK_H
 #define AT_CONN_CHUNK_H
 
@@ -31,9 +32,9 @@ enum at_conn_rec {
 };
 
 /* Chunk flags */
-#define AT_CHUNK_H2                                                            \
-  0x1 /* the connection speaks HTTP/2 (ALPN "h2" or the                        \
-         preface): not decoded, counted */
+/* The connection speaks HTTP/2 (ALPN "h2" or the preface): the core
+ * decodes it with wire_h2 instead of wire_conn. */
+#define AT_CHUNK_H2 0x1
 
 /* One record: this header, then len bytes, padded to 8. */
 struct at_conn_rec_hdr {

@@ -25,8 +25,9 @@
 struct core_counters {
   uint64_t captured, skipped_unparsed, parse_errors, http_errors,
       transport_errors, dropped_spool_full, dropped_spool_error, dropped_oom;
-  uint64_t skipped_http2, dropped_conn_gap; /* TLS/socket paths */
-  uint64_t spawn_events, thread_events;     /* context captures (capture.h) */
+  uint64_t dropped_conn_gap, skipped_h2_undecodable, dropped_h2_lost,
+      dropped_h2_streams;               /* TLS/socket paths */
+  uint64_t spawn_events, thread_events; /* context captures (capture.h) */
   struct core_nest_counters nest;
 };
 
@@ -104,7 +105,9 @@ static size_t collect_counters(struct spool_counter *out) {
   ADD("dropped.queue_full", S.shim_pending.dropped_queue_full);
   ADD("skipped.not_llm", S.shim_pending.skipped_not_llm);
   ADD("truncated.bodies", S.shim_pending.truncated_bodies);
-  ADD("skipped.http2", S.pending.skipped_http2);
+  ADD("skipped.h2_undecodable", S.pending.skipped_h2_undecodable);
+  ADD("dropped.h2_lost", S.pending.dropped_h2_lost);
+  ADD("dropped.h2_streams", S.pending.dropped_h2_streams);
   ADD("dropped.conn_gap", S.pending.dropped_conn_gap);
   ADD("events.spawn", S.pending.spawn_events);
   ADD("events.thread", S.pending.thread_events);
@@ -135,7 +138,7 @@ static void commit(char **texts, size_t *lens, size_t ntexts,
       AT_ERR("cannot open the spool: %s; captures are dropped", err);
     return;
   }
-  struct spool_counter counters[16];
+  struct spool_counter counters[32];
   struct spool_batch b = {0};
   b.records = (const char *const *)texts;
   b.record_lens = lens;
@@ -223,7 +226,9 @@ static void emit_exchange(void *arg, const struct at_exchange *ex,
 static void take_conn_counts(void) {
   struct core_conn_counts cc;
   core_conn_take_counts(&cc);
-  S.pending.skipped_http2 += cc.http2;
+  S.pending.skipped_h2_undecodable += cc.h2_undecodable;
+  S.pending.dropped_h2_lost += cc.h2_lost;
+  S.pending.dropped_h2_streams += cc.h2_dropped;
   S.pending.dropped_conn_gap += cc.gaps;
   S.shim_pending.skipped_not_llm += cc.not_llm;
 }

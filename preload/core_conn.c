@@ -1,4 +1,5 @@
-/* core_conn: chunks of watched connections → wire_conn → exchanges. */
+/* core_conn: chunks of watched connections → wire_conn or wire_h2 →
+ * exchanges. */
 #include "core_conn.h"
 
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include "conn_chunk.h"
 #include "log.h"
 #include "wire/conn.h"
+#include "wire/h2.h"
 
 #define NBUCKETS 64
 
@@ -20,7 +22,10 @@ struct cconn {
   int said_state; /* a non-HTTP/1 state was logged */
   char scheme[8];
   char host[AT_CONN_HOST_MAX];
+  /* Exactly one of them: w for HTTP/1.1, h2 for HTTP/2 (ALPN h2 or the
+   * preface; a wire_conn that meets the preface hands over to a wire_h2). */
   struct wire_conn *w;
+  struct wire_h2 *h2;
   struct cconn *next;
 };
 
@@ -69,8 +74,12 @@ static struct cconn **find(uint64_t id) {
   return p;
 }
 
+static struct wire_exchange *next_exchange(struct cconn *cc) {
+  return cc->h2 ? wire_h2_next(cc->h2) : cc->w ? wire_conn_next(cc->w) : NULL;
+}
+
 static void drain(struct cconn *cc, core_conn_emit_fn emit, void *arg) {
-  for (struct wire_exchange *x; (x = wire_conn_next(cc->w));) {
+  for (struct wire_exchange *x; (x = next_exchange(cc));) {
     struct at_exchange ex;
     struct at_match m;
     if (wire_exchange_fill(x, cc->scheme, cc->host[0] ? cc->host : NULL, &ex) ==
@@ -85,21 +94,59 @@ static void drain(struct cconn *cc, core_conn_emit_fn emit, void *arg) {
   }
 }
 
+/* A connection wire stopped following is said once: logged, and for
+ * HTTP/2 counted (its later exchanges are not seen). */
 static void note_state(struct cconn *cc) {
   const char *why = NULL;
-  enum wire_state st = wire_conn_state(cc->w, &why);
-  if (st == WIRE_HTTP1 || st == WIRE_IGNORED || st == WIRE_CLOSED ||
-      cc->said_state)
+  if (!cc->h2 && !cc->w)
+    return;
+  enum wire_state st =
+      cc->h2 ? wire_h2_state(cc->h2, &why) : wire_conn_state(cc->w, &why);
+  if (st == WIRE_HTTP1 || st == WIRE_H2 || st == WIRE_IGNORED ||
+      st == WIRE_CLOSED || cc->said_state)
     return;
   cc->said_state = 1;
-  if (st == WIRE_H2) {
-    counts.http2++;
-    AT_DBG("%s connection to %s switched to HTTP/2: not decoded",
-           path_name(cc->path), cc->host);
-  } else {
-    AT_DBG("%s connection to %s: no longer followed (%s)", path_name(cc->path),
-           cc->host, why ? why : "?");
+  if (cc->h2) {
+    if (wire_h2_stats(cc->h2)->undecodable)
+      counts.h2_undecodable++;
+    else
+      counts.h2_lost++;
   }
+  AT_DBG("%s connection to %s: no longer followed (%s)", path_name(cc->path),
+         cc->host, why ? why : "?");
+}
+
+/* wire_conn saw the HTTP/2 preface (prior knowledge on a connection that
+ * began as HTTP/1.1): it took the preface's first line, the rest of the
+ * piece from `took` on belongs to HTTP/2 (docs/wire.md, "Handing over"). */
+static void hand_over(struct cconn *cc, const unsigned char *p, size_t n,
+                      size_t took, int64_t t, core_conn_emit_fn emit,
+                      void *arg) {
+  struct wire_h2 *h2 = wire_h2_new(&limits, interest, cc);
+  drain(cc, emit, arg);
+  counts.not_llm += wire_conn_stats(cc->w)->skipped;
+  wire_conn_free(cc->w);
+  cc->w = NULL;
+  if (!h2) { /* out of memory: nothing more of this connection */
+    cc->dead = 1;
+    return;
+  }
+  cc->h2 = h2;
+  wire_h2_feed(h2, WIRE_OUT, WIRE_H2_PREFACE, 16, t);
+  if (took < n)
+    wire_h2_feed(h2, WIRE_OUT, p + took, n - took, t);
+}
+
+static void feed(struct cconn *cc, const struct at_conn_rec_hdr *h,
+                 const unsigned char *p, core_conn_emit_fn emit, void *arg) {
+  enum wire_dir dir = h->type == AT_REC_OUT ? WIRE_OUT : WIRE_IN;
+  if (cc->h2) {
+    wire_h2_feed(cc->h2, dir, p, h->len, h->t_ns);
+    return;
+  }
+  size_t took = wire_conn_feed(cc->w, dir, p, h->len, h->t_ns);
+  if (dir == WIRE_OUT && wire_conn_state(cc->w, NULL) == WIRE_H2)
+    hand_over(cc, p, h->len, took, h->t_ns, emit, arg);
 }
 
 static void conn_free(struct cconn *cc) {
@@ -107,15 +154,28 @@ static void conn_free(struct cconn *cc) {
   if (*p == cc)
     *p = cc->next;
   wire_conn_free(cc->w);
+  wire_h2_free(cc->h2);
   free(cc);
+}
+
+static void close_wire(struct cconn *cc, int64_t t, const char *why) {
+  if (cc->h2)
+    wire_h2_close(cc->h2, t, why);
+  else if (cc->w)
+    wire_conn_close(cc->w, t, why);
 }
 
 static void end_conn(struct cconn *cc, int64_t t, const char *why,
                      core_conn_emit_fn emit, void *arg) {
-  wire_conn_close(cc->w, t, why);
+  close_wire(cc, t, why);
   drain(cc, emit, arg);
-  const struct wire_stats *st = wire_conn_stats(cc->w);
-  counts.not_llm += st->skipped;
+  if (cc->h2) {
+    const struct wire_h2_stats *st = wire_h2_stats(cc->h2);
+    counts.not_llm += st->skipped;
+    counts.h2_dropped += st->dropped;
+  } else if (cc->w) {
+    counts.not_llm += wire_conn_stats(cc->w)->skipped;
+  }
   conn_free(cc);
 }
 
@@ -126,15 +186,6 @@ void core_conn_consume(const struct at_capture *c, core_conn_emit_fn emit,
     return;
   struct cconn **slot = find(k->conn_id);
   struct cconn *cc = *slot;
-  if (k->flags & AT_CHUNK_H2) {
-    /* wire/h2 plugs in here: an h2 decoder instead of a wire_conn. */
-    if (!cc) {
-      counts.http2++;
-      AT_DBG("HTTP/2 connection to %s (%s): not decoded", k->host,
-             path_name(k->path));
-    }
-    return;
-  }
   if (!cc) {
     cc = calloc(1, sizeof *cc);
     if (!cc)
@@ -145,8 +196,11 @@ void core_conn_consume(const struct at_capture *c, core_conn_emit_fn emit,
     cc->scheme[sizeof cc->scheme - 1] = '\0';
     memcpy(cc->host, k->host, sizeof cc->host);
     cc->host[sizeof cc->host - 1] = '\0';
-    cc->w = wire_conn_new(&limits, interest, cc);
-    if (!cc->w) {
+    if (k->flags & AT_CHUNK_H2)
+      cc->h2 = wire_h2_new(&limits, interest, cc);
+    else
+      cc->w = wire_conn_new(&limits, interest, cc);
+    if (!cc->w && !cc->h2) {
       free(cc);
       return;
     }
@@ -163,7 +217,7 @@ void core_conn_consume(const struct at_capture *c, core_conn_emit_fn emit,
     const unsigned char *p;
     size_t off = 0;
     int64_t t = at_conn_chunk_next(k, &off, &h, &p) == 0 ? h.t_ns : 0;
-    wire_conn_close(cc->w, t, why);
+    close_wire(cc, t, why);
     drain(cc, emit, arg);
     cc->dead = 1;
     counts.gaps++;
@@ -184,8 +238,9 @@ void core_conn_consume(const struct at_capture *c, core_conn_emit_fn emit,
     }
     if (cc->dead)
       continue;
-    wire_conn_feed(cc->w, h.type == AT_REC_OUT ? WIRE_OUT : WIRE_IN, p, h.len,
-                   h.t_ns);
+    feed(cc, &h, p, emit, arg);
+    if (cc->dead)
+      continue;
     drain(cc, emit, arg);
     note_state(cc);
   }
@@ -211,6 +266,7 @@ void core_conn_forget_all(void) {
       struct cconn *cc = buckets[i];
       buckets[i] = cc->next;
       wire_conn_free(cc->w);
+      wire_h2_free(cc->h2);
       free(cc);
     }
   }

@@ -2,9 +2,9 @@
 """py_llm_client: LLM calls through Python's HTTP libraries, for the TLS and
 socket capture tests.
 
-    py_llm_client.py --lib urllib|requests|httpx|aiohttp|raw URL
+    py_llm_client.py --lib urllib|requests|httpx|httpx2|aiohttp|raw URL
         [--cacert PEM] [--key KEY] [--n N] [--stream] [--api chat|ollama]
-        [--tag TAG] [-H 'Name: value']... [--write-bytes N]
+        [--tag TAG] [-H 'Name: value']... [--write-bytes N] [--concurrent]
 
 Makes N calls one after the other (on one keep-alive connection where the
 library pools them: requests.Session, httpx.Client, aiohttp.ClientSession),
@@ -13,6 +13,10 @@ response body as received, so that a run with and one without the shim can
 be compared byte for byte. --lib raw speaks HTTP/1.1 on a plain socket
 itself, writing the request --write-bytes bytes at a time (0: at once) and
 reading until the response is complete (Content-Length or chunked).
+--lib httpx2 (httpx.Client) and httpx2-async (httpx.AsyncClient) speak
+HTTP/2 (ALPN h2) on one connection; with --concurrent, calls 1..N-1 run at
+once after call 0, as interleaved streams; --prior-knowledge makes httpx2
+speak HTTP/2 on an http:// URL (h2c without Upgrade).
 """
 
 import argparse
@@ -93,6 +97,68 @@ def run_httpx(a):
                 r = c.post(a.url + path_for(a), json=body_for(a, i),
                            headers=headers_for(a))
                 out(r.content)
+
+
+def run_httpx2(a):
+    """httpx over HTTP/2 (ALPN h2) on one connection (httpx.Client on a
+    socket). With --concurrent, call 0 opens the connection and the other
+    calls then run at once from threads, as interleaved streams on it.
+    Bodies are printed in request order, each after the HTTP version."""
+    import concurrent.futures
+    import httpx
+
+    def one(c, i):
+        if a.stream:
+            with c.stream("POST", a.url + path_for(a), json=body_for(a, i),
+                          headers=headers_for(a)) as r:
+                return r.http_version, b"".join(r.iter_bytes())
+        r = c.post(a.url + path_for(a), json=body_for(a, i),
+                   headers=headers_for(a))
+        return r.http_version, r.content
+
+    with httpx.Client(verify=a.cacert or True, http2=True,
+                      http1=not a.prior_knowledge) as c:
+        res = [one(c, 0)] if a.n else []
+        if a.concurrent:
+            with concurrent.futures.ThreadPoolExecutor(a.n) as ex:
+                res += list(ex.map(lambda i: one(c, i), range(1, a.n)))
+        else:
+            res += [one(c, i) for i in range(1, a.n)]
+    for version, body in res:
+        out(version.encode() + b" " + body)
+
+
+def run_httpx2_async(a):
+    """The same with httpx.AsyncClient: asyncio drives the TLS session over
+    memory BIOs (no socket behind it: the server name says the host)."""
+    import asyncio
+    import httpx
+
+    async def one(c, i):
+        if a.stream:
+            async with c.stream("POST", a.url + path_for(a),
+                                json=body_for(a, i),
+                                headers=headers_for(a)) as r:
+                return r.http_version, b"".join(
+                    [p async for p in r.aiter_bytes()])
+        r = await c.post(a.url + path_for(a), json=body_for(a, i),
+                         headers=headers_for(a))
+        return r.http_version, r.content
+
+    async def main():
+        async with httpx.AsyncClient(verify=a.cacert or True,
+                                     http2=True) as c:
+            res = [await one(c, 0)] if a.n else []
+            rest = [one(c, i) for i in range(1, a.n)]
+            if a.concurrent:
+                res += await asyncio.gather(*rest)
+            else:
+                for r in rest:
+                    res.append(await r)
+        return res
+
+    for version, body in asyncio.run(main()):
+        out(version.encode() + b" " + body)
 
 
 def run_aiohttp(a):
@@ -179,7 +245,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("url")
     ap.add_argument("--lib", required=True,
-                    choices=["urllib", "requests", "httpx", "aiohttp", "raw"])
+                    choices=["urllib", "requests", "httpx", "httpx2",
+                             "httpx2-async", "aiohttp", "raw"])
     ap.add_argument("--cacert")
     ap.add_argument("--key")
     ap.add_argument("--n", type=int, default=1)
@@ -188,9 +255,11 @@ def main():
     ap.add_argument("--tag", default="hello")
     ap.add_argument("-H", dest="header", action="append", default=[])
     ap.add_argument("--write-bytes", type=int, default=0)
+    ap.add_argument("--concurrent", action="store_true")
+    ap.add_argument("--prior-knowledge", action="store_true")
     a = ap.parse_args()
     {"urllib": run_urllib, "requests": run_requests, "httpx": run_httpx,
-     "aiohttp": run_aiohttp, "raw": run_raw}[a.lib](a)
+     "httpx2": run_httpx2, "httpx2-async": run_httpx2_async, "aiohttp": run_aiohttp, "raw": run_raw}[a.lib](a)
 
 
 if __name__ == "__main__":
