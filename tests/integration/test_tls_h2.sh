@@ -172,5 +172,25 @@ case_h2c_prior_knowledge_socket() {
   done
 }
 
-run_cases case_plain_and_streamed case_concurrent_gzip_streams \
+# The curl CLI with --http2 against the same mock: libcurl (on libnghttp2)
+# speaks HTTP/2, the libcurl hooks see the decoded exchange, and the
+# OpenSSL hooks must not capture the same bytes a second time.
+case_curl_cli_http2() {
+  need_curl
+  start_h2_mock
+  printf '%s' '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"curl h2 number 0"}],"stream":true}' >"$T/body.json"
+  compare_run curlh2 "$T/spool" "AUTOTRACE_HOSTS=127.0.0.1:$MOCK_PORT=openai" \
+    curl -sS --http2 --cacert "$CERT" -H "Authorization: Bearer $KEY" \
+    -H "Content-Type: application/json" --data-binary @"$T/body.json" \
+    -w '\nproto=%{http_version}\n' "https://127.0.0.1:$MOCK_PORT/v1/chat/completions"
+  [ "$RC" = 0 ] || fail "curl failed: $(cat "$T/curlh2.traced.err")"
+  grep -q '^proto=2$' "$T/curlh2.traced.out" || fail "curl did not use HTTP/2"
+  export_jsonl "$T/spool" "$T/recs.jsonl"
+  check "$T/recs.jsonl" --where type=generation --count 1 \
+    --eq metadata.capture=curl --eq metadata.stream=true \
+    --eq "input.0.parts.0.content=curl h2 number 0"
+  no_secret "$T/spool"
+}
+
+run_cases case_plain_and_streamed case_concurrent_gzip_streams case_curl_cli_http2 \
   case_async_memory_bio case_other_host_untouched case_h2c_prior_knowledge_socket
