@@ -43,6 +43,8 @@ Control headers (for tests):
                               (streams are flushed after every event)
   x-mock-cached-tokens: N     report N cached input tokens
   x-mock-pad-bytes: N         add N bytes of filler to the answer text
+  x-mock-parallel-tools: N    OpenAI chat, not streamed: a tool-calling
+                              answer holds N calls (the first N tools)
   x-mock-tool-rounds: N       call tools N times before answering (default
                               1): while fewer than N tool results follow the
                               last user message, call the offered tools in
@@ -276,6 +278,13 @@ def openai_chat(req, body, hdr):
             msg["tool_calls"] = [{"id": call_id, "type": "function",
                                   "function": {"name": tool[0],
                                                "arguments": args}}]
+            n_par = int(hdr.get("x-mock-parallel-tools", "1") or 1)
+            for i in range(1, max(1, min(n_par, 8))):
+                t = first_tool(req, "openai", i)
+                msg["tool_calls"].append({
+                    "id": "%s_%d" % (call_id, i), "type": "function",
+                    "function": {"name": t[0],
+                                 "arguments": json.dumps(t[1])}})
         doc = dict(base)
         doc["object"] = "chat.completion"
         doc["choices"] = [{"index": 0, "message": msg, "logprobs": None,

@@ -211,6 +211,37 @@ span nest_agent
   check "$T/recs.jsonl" --where type=generation --count 3 --same trace_id
 }
 
+case_parallel_tools_on_threads() {
+  start_mock
+  agent parallel
+  # One answer asks for two tools; the program runs each on its own
+  # thread and sends both results in one request: two tool observations
+  # side by side, both from the end of the first call to the start of the
+  # second, with their arguments and results.
+  expect_tree "trace 1
+span nest_agent
+  span parallel_run
+    generation Weather and time
+    tool get_weather
+    tool get_time
+    span conv_run
+      generation <- 09:00" "$(tree_of "$T/spool")"
+  "$PY" - "$T/recs.jsonl" <<'PYEOF' || fail "parallel tools"
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+gens = sorted((r for r in recs if r["type"] == "generation"),
+              key=lambda r: int(r["start_ns"]))
+tools = {r["name"]: r for r in recs if r["type"] == "tool"}
+assert set(tools) == {"get_weather", "get_time"}, tools
+assert tools["get_weather"]["output"] == "18C and sunny"
+assert tools["get_time"]["output"] == "09:00"
+for t in tools.values():
+    assert t["input"] == {"city": "Paris"}, t
+    assert t["start_ns"] == gens[0]["end_ns"] and t["end_ns"] == gens[1]["start_ns"], t
+PYEOF
+}
+
 run_cases case_sequential_tool_loop case_multi_turn_chat \
   case_two_conversations_two_threads case_retries case_python_tool_loop \
-  case_planner_executor case_subagent_in_thread case_subagent_in_child_process
+  case_planner_executor case_subagent_in_thread case_subagent_in_child_process \
+  case_parallel_tools_on_threads

@@ -22,6 +22,9 @@
  *   subproc the same "research" tool run as a child process (fork + exec
  *           of this program in mode "child")
  *   child   (used by subproc) one question, answered without tools
+ *   parallel   the model asks for two tools at once (x-mock-parallel-
+ *           tools: 2); each runs on its own thread, then one request
+ *           carries both results
  *
  * Prints one line per model answer on stdout. Exits 0 when every request
  * got the HTTP status it expected.
@@ -424,10 +427,92 @@ FOLDED int mode_child(void) {
   return rc;
 }
 
+/* parallel: every tool call of one answer runs on its own thread. */
+struct call_job {
+  char *id, *name, *args;
+  const char *result;
+};
+
+KEPT void *tool_thread(void *arg) {
+  struct call_job *j = arg;
+  j->result = run_tool(j->name);
+  return NULL;
+}
+
+/* The first request of parallel_run: the answer with the tool calls. */
+KEPT long ask_for_tools(struct conv *c, struct buf *out) {
+  char *body = conv_body(c);
+  long st = post(body, c->header, out);
+  free(body);
+  return st;
+}
+
+KEPT int parallel_run(void) {
+  struct conv c = {{0}, TOOLS, "x-mock-parallel-tools: 2"};
+  conv_user(&c, "Weather and time in Paris");
+  struct buf out = {0};
+  long st = ask_for_tools(&c, &out);
+  struct call_job jobs[4];
+  int n = 0;
+  for (const char *p = st == 200 ? strstr(out.data, "\"tool_calls\": [") : NULL;
+       p && n < 4; n++) {
+    p = strstr(p, "\"id\": \"call_");
+    if (!p)
+      break;
+    jobs[n].id = raw_string_after(p, "id");
+    jobs[n].name = raw_string_after(p, "name");
+    jobs[n].args = raw_string_after(p, "arguments");
+    p += 6;
+  }
+  if (n != 2) {
+    fprintf(stderr, "nest_agent: expected 2 tool calls, got %d\n", n);
+    free(out.data);
+    return -1;
+  }
+  printf("assistant> (calls %s and %s)\n", jobs[0].name, jobs[1].name);
+  pthread_t t[2];
+  for (int i = 0; i < 2; i++)
+    pthread_create(&t[i], NULL, tool_thread, &jobs[i]);
+  for (int i = 0; i < 2; i++)
+    pthread_join(t[i], NULL);
+  struct buf m = {0};
+  buf_str(&m, "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[");
+  for (int i = 0; i < 2; i++) {
+    buf_str(&m, i ? ",{\"id\":\"" : "{\"id\":\"");
+    buf_str(&m, jobs[i].id);
+    buf_str(&m, "\",\"type\":\"function\",\"function\":{\"name\":\"");
+    buf_str(&m, jobs[i].name);
+    buf_str(&m, "\",\"arguments\":\"");
+    buf_str(&m, jobs[i].args ? jobs[i].args : "{}");
+    buf_str(&m, "\"}}");
+  }
+  buf_str(&m, "]}");
+  conv_msg(&c, m.data);
+  for (int i = 0; i < 2; i++) {
+    m.len = 0;
+    buf_str(&m, "{\"role\":\"tool\",\"tool_call_id\":\"");
+    buf_str(&m, jobs[i].id);
+    buf_str(&m, "\",\"content\":\"");
+    buf_str(&m, jobs[i].result);
+    buf_str(&m, "\"}");
+    conv_msg(&c, m.data);
+    free(jobs[i].id);
+    free(jobs[i].name);
+    free(jobs[i].args);
+  }
+  free(m.data);
+  free(out.data);
+  c.header = NULL;
+  int rc = conv_run(&c);
+  free(c.msgs.data);
+  return rc;
+}
+
 int main(int argc, char **argv) {
   if (argc != 3) {
-    fprintf(stderr, "usage: nest_agent "
-                    "loop|chat|two|retry|plan|subthread|subproc BASE_URL\n");
+    fprintf(stderr,
+            "usage: nest_agent "
+            "loop|chat|two|retry|plan|subthread|subproc|parallel BASE_URL\n");
     return 2;
   }
   base_url = argv[2];
@@ -450,6 +535,8 @@ int main(int argc, char **argv) {
     rc = mode_sub(1);
   else if (strcmp(argv[1], "child") == 0)
     rc = mode_child();
+  else if (strcmp(argv[1], "parallel") == 0)
+    rc = parallel_run();
   else
     rc = 2;
   curl_global_cleanup();
