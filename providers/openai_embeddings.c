@@ -24,7 +24,7 @@ static void add_input(struct at_obs *o, const cJSON *v) {
                         : -1;
   if (cJSON_IsArray(v) || cJSON_IsNumber(v) || placeholder > 0) {
     /* token ids: only how many */
-    int count = placeholder > 0 ? placeholder
+    int count = placeholder > 0    ? placeholder
                 : cJSON_IsArray(v) ? cJSON_GetArraySize(v)
                                    : 1;
     cJSON *t = cJSON_CreateObject();
@@ -74,7 +74,7 @@ static void embeddings_response(struct at_obs *o, const cJSON *resp) {
     const cJSON *vec = at_json_get(first, "embedding");
     if (cJSON_IsArray(vec) || cJSON_IsObject(vec))
       dims = at_ret_vector_dims(vec); /* or parse.c's placeholder */
-    else if (cJSON_IsString(vec)) /* encoding_format=base64: float32s */
+    else if (cJSON_IsString(vec))     /* encoding_format=base64: float32s */
       dims = (int64_t)(at_base64_decoded_size(vec->valuestring,
                                               strlen(vec->valuestring)) /
                        4);
