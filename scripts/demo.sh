@@ -83,9 +83,12 @@ SHOW
 cat <<OUTRO
 
 That is one trace: a span for the demo_agent process with its two LLM calls
-(generations) under it: model, parameters, messages, the tool call and its
-result, token usage and timings, including time to first token of the
-streamed answer. The API key was redacted before anything was written.
+(generations) under it — model, parameters, messages, token usage and
+timings, including time to first token of the streamed answer — and, between
+them, the tool the program ran, inferred from the conversation alone: its
+name and arguments from the first answer, its result from the second
+request (docs/nesting.md). The API key was redacted before anything was
+written.
 
 Look again, or in other forms:
   $CLI ls --spool $SPOOL
