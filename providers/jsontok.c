@@ -495,16 +495,28 @@ static inline uint64_t name_sig(const struct jt *j, const char *p, size_t n) {
   return w ^ ((uint64_t)n << 56);
 }
 
+/* One of 64 bits for a signature: a member whose bit is not in the keys'
+ * mask is none of them, found with a multiply instead of a key loop. */
+static inline unsigned sig_bit(uint64_t sig) {
+  return (unsigned)((sig * 0x9E3779B97F4A7C15ull) >> 58);
+}
+
 void jt_pick(const struct jt *j, int obj, const struct jt_key *keys,
              size_t nkeys, int *out) {
-  /* Runs several times per stream event: each member name is compared
-   * with every wanted key by one word (signature), bytes only on a match,
-   * and the walk stops once every key is found. */
-  for (size_t i = 0; i < nkeys; i++)
+  /* Runs several times per stream event, so each member costs little: a
+   * 64-bit mask of the keys' signatures turns most unwanted members away
+   * with one multiply; a wanted one is looked for from the key after the
+   * last found (members mostly come in the order the keys are listed), by
+   * one word (signature), bytes only on a match; the walk stops once
+   * every key is found. */
+  uint64_t mask = 0;
+  for (size_t i = 0; i < nkeys; i++) {
     out[i] = -1;
-  if (jt_type(j, obj) != JT_OBJECT)
+    mask |= 1ull << sig_bit(keys[i].sig);
+  }
+  if (jt_type(j, obj) != JT_OBJECT || nkeys == 0)
     return;
-  size_t missing = nkeys;
+  size_t missing = nkeys, from = 0;
   uint32_t end = j->t[obj].next;
   for (uint32_t k = (uint32_t)obj + 1; k < end && missing;
        k = j->t[k + 1].next) {
@@ -523,14 +535,18 @@ void jt_pick(const struct jt *j, int obj, const struct jt_key *keys,
       continue;
     }
     uint64_t ms = name_sig(j, raw, n);
-    for (size_t i = 0; i < nkeys; i++) {
-      if (keys[i].sig != ms || out[i] >= 0)
-        continue;
-      if (n <= 8 || same(raw + 8, keys[i].name + 8, n - 8)) {
+    if (!((mask >> sig_bit(ms)) & 1))
+      continue;
+    size_t i = from;
+    for (size_t tried = 0; tried < nkeys; tried++) {
+      if (keys[i].sig == ms && out[i] < 0 &&
+          (n <= 8 || same(raw + 8, keys[i].name + 8, n - 8))) {
         out[i] = (int)k + 1;
         missing--;
+        from = i + 1 == nkeys ? 0 : i + 1;
         break;
       }
+      i = i + 1 == nkeys ? 0 : i + 1;
     }
   }
 }

@@ -669,22 +669,23 @@ static void meta_once(struct at_obs *o, const struct jt *j, int tok,
   at_obs_meta_str(o, key, jt_strbuf(j, tok, buf, sizeof buf));
 }
 
+/* In the order chunks carry them (jt_pick looks from the last found). */
 enum {
-  R_ERROR,
   R_ID,
   R_MODEL,
-  R_FINGERPRINT,
   R_TIER,
-  R_USAGE,
-  R_XGROQ,
+  R_FINGERPRINT,
   R_CHOICES,
+  R_USAGE,
+  R_ERROR,
+  R_XGROQ,
   R_N
 };
 static const struct jt_key root_keys[R_N] = {
-    JT_KEY("error"),        JT_KEY("id"),
-    JT_KEY("model"),        JT_KEY("system_fingerprint"),
-    JT_KEY("service_tier"), JT_KEY("usage"),
-    JT_KEY("x_groq"),       JT_KEY("choices")};
+    JT_KEY("id"),           JT_KEY("model"),
+    JT_KEY("service_tier"), JT_KEY("system_fingerprint"),
+    JT_KEY("choices"),      JT_KEY("usage"),
+    JT_KEY("error"),        JT_KEY("x_groq")};
 
 /* A subtree handed to one of the cJSON-based readers. */
 static void with_cjson(struct chat_stream *s, int tok,
