@@ -67,14 +67,24 @@ static size_t common_prefix(const char *a, const char *b, size_t n) {
   return i;
 }
 
+/* `moved`: a container opened or closed since the last checkpoint. When
+ * none did, the open containers are those of the last checkpoint, and
+ * their list is shared rather than copied (members of one object). */
 static inline void checkpoint(struct jt *j, size_t pos, const uint32_t *stack,
-                              int depth) {
+                              int depth, int *moved) {
   if (j->nck == JT_CKPT_MAX || depth > JT_CKPT_DEPTH)
     return;
+  if (j->nck && j->ck[j->nck - 1].pos >= pos)
+    return; /* the resume point itself, already there */
   struct jt_ckpt *c = &j->ck[j->nck++];
   c->pos = (uint32_t)pos;
   c->ntok = (uint32_t)j->n;
   c->depth = (uint8_t)depth;
+  if (!*moved && j->nck > 1) {
+    c->stack_at = c[-1].stack_at;
+    return;
+  }
+  *moved = 0;
   c->stack_at = (uint32_t)j->nckstack;
   for (int d = 0; d < depth; d++) /* a few entries: no memcpy call */
     j->ckstack[j->nckstack + (size_t)d] = stack[d];
@@ -82,8 +92,8 @@ static inline void checkpoint(struct jt *j, size_t pos, const uint32_t *stack,
 }
 
 /* The checkpoint to resume s from, or NULL: the last one before the end of
- * the prefix s shares with the previous text. Checkpoints after it are
- * dropped (the resumed parse records them again). */
+ * the prefix s shares with the previous text. It stays, and the ones after
+ * it are dropped (the resumed parse records them again). */
 static const struct jt_ckpt *resume_point(struct jt *j, const char *s,
                                           size_t len) {
   if (!j->prev_ok || !j->nck)
@@ -95,8 +105,8 @@ static const struct jt_ckpt *resume_point(struct jt *j, const char *s,
   if (!k)
     return NULL;
   const struct jt_ckpt *c = &j->ck[k - 1];
-  j->nck = k - 1;
-  j->nckstack = c->stack_at;
+  j->nck = k;
+  j->nckstack = c->stack_at + (size_t)c->depth;
   return c;
 }
 
@@ -139,16 +149,17 @@ static int grow(struct jt *j) {
 static inline int push(struct jt *j, int type, size_t start) {
   if (j->n == j->cap && grow(j) != 0)
     return -2;
-  struct jt_tok *t = &j->t[j->n];
-  t->start = (uint32_t)start;
-  t->end = (uint32_t)start;
-  t->next = (uint32_t)(j->n + 1);
-  t->type = (uint8_t)type;
-  t->escaped = 0;
+  j->t[j->n] = (struct jt_tok){.start = (uint32_t)start,
+                               .end = (uint32_t)start,
+                               .next = (uint32_t)(j->n + 1),
+                               .type = (uint8_t)type};
   return (int)j->n++;
 }
 
-static size_t skip_ws(const char *s, size_t i, size_t len) {
+static inline size_t skip_ws(const char *s, size_t i, size_t len) {
+  /* Most calls find no whitespace at all: one compare says so. */
+  if (i < len && (unsigned char)s[i] > ' ')
+    return i;
   while (i < len &&
          (s[i] == ' ' || s[i] == '\n' || s[i] == '\r' || s[i] == '\t'))
     i++;
@@ -283,13 +294,14 @@ static int scan_number(const char *s, size_t len, size_t *i) {
 
 /* Close the innermost container if c is its closing bracket. */
 static inline int close_top(struct jt *j, const uint32_t *stack, int *depth,
-                            char c, size_t i) {
+                            char c, size_t i, int *moved) {
   struct jt_tok *top = &j->t[stack[*depth - 1]];
   if ((c == '}' && top->type == JT_OBJECT) ||
       (c == ']' && top->type == JT_ARRAY)) {
     top->end = (uint32_t)(i + 1);
     top->next = (uint32_t)j->n;
     (*depth)--;
+    *moved = 1;
     return 1;
   }
   return 0;
@@ -297,7 +309,7 @@ static inline int close_top(struct jt *j, const uint32_t *stack, int *depth,
 
 static int tokenize(struct jt *j, const char *s, size_t len, int memo) {
   uint32_t stack[JT_MAX_DEPTH];
-  int depth = 0, idx, esc;
+  int depth = 0, idx, esc, moved = 1;
   size_t i = 0;
   char c;
   j->s = s;
@@ -313,6 +325,7 @@ static int tokenize(struct jt *j, const char *s, size_t len, int memo) {
       depth = ck->depth;
       for (int d = 0; d < depth; d++)
         stack[d] = j->ckstack[ck->stack_at + (size_t)d];
+      moved = 0; /* the containers of the last checkpoint: ck's */
     } else {
       j->nck = j->nckstack = 0;
     }
@@ -322,7 +335,7 @@ static int tokenize(struct jt *j, const char *s, size_t len, int memo) {
    * steps. */
 value:
   if (memo)
-    checkpoint(j, i, stack, depth);
+    checkpoint(j, i, stack, depth, &moved);
   i = skip_ws(s, i, len);
   if (i >= len)
     return -1;
@@ -336,8 +349,9 @@ value:
     if (idx < 0)
       return idx;
     stack[depth++] = (uint32_t)idx;
+    moved = 1;
     i = skip_ws(s, i + 1, len);
-    if (i < len && close_top(j, stack, &depth, s[i], i)) {
+    if (i < len && close_top(j, stack, &depth, s[i], i, &moved)) {
       i++;
       goto after;
     }
@@ -417,7 +431,7 @@ after:
       goto key;
     goto value;
   }
-  if (close_top(j, stack, &depth, c, i)) {
+  if (close_top(j, stack, &depth, c, i, &moved)) {
     i++;
     goto after;
   }

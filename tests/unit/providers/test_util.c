@@ -54,6 +54,79 @@ Test(json_util, utf8_clean_and_valid) {
   cr_expect(at_utf8_valid("", 0));
 }
 
+/* The validator skips ASCII in blocks; this reference goes byte by byte
+ * through the well-formed sequences of Unicode's table 3-7. */
+static int utf8_reference(const unsigned char *s, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    unsigned c = s[i];
+    size_t len;
+    unsigned lo = 0x80, hi = 0xBF;
+    if (c < 0x80)
+      len = 1;
+    else if (c >= 0xC2 && c <= 0xDF)
+      len = 2;
+    else if (c >= 0xE0 && c <= 0xEF)
+      len = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+    else if (c >= 0xF0 && c <= 0xF4)
+      len = 4, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+    else
+      return 0;
+    if (n - i < len)
+      return 0;
+    for (size_t k = 1; k < len; k++)
+      if (s[i + k] < (k == 1 ? lo : 0x80) || s[i + k] > (k == 1 ? hi : 0xBF))
+        return 0;
+    i += len;
+  }
+  return 1;
+}
+
+Test(json_util, utf8_valid_agrees_with_bytewise_reference) {
+  /* Mostly ASCII with valid and broken sequences at every alignment of
+   * the 16- and 8-byte blocks, at the end of the text and across it. */
+  static const char *const pieces[] = {"a",
+                                       "0123456789abcdef",
+                                       "\xc3\xa9",
+                                       "\xe2\x82\xac",
+                                       "\xf0\x9f\x98\x80",
+                                       "\xc0\xaf",
+                                       "\xed\xa0\x80",
+                                       "\xe2\x82",
+                                       "\xf4\x90\x80\x80",
+                                       "\x80",
+                                       "\xff",
+                                       " ",
+                                       "\xc3"};
+  unsigned seed = 7;
+  unsigned char buf[96];
+  int valid = 0, invalid = 0;
+  for (int round = 0; round < 20000; round++) {
+    size_t n = 0;
+    while (n < 80) {
+      seed = seed * 1103515245u + 12345u;
+      unsigned r = (seed >> 16) % 100;
+      /* broken pieces rarely, so that long valid texts occur too */
+      size_t p = r < 55 ? 0 : r < 70 ? 1 : r < 94 ? 2 + r % 3 : 5 + r % 8;
+      size_t k = strlen(pieces[p]);
+      if (n + k > sizeof buf)
+        break;
+      memcpy(buf + n, pieces[p], k);
+      n += k;
+      if ((seed >> 8) % 7 == 0)
+        break;
+    }
+    for (size_t cut = n > 3 ? n - 3 : 0; cut <= n; cut++) {
+      int want = utf8_reference(buf, cut);
+      cr_assert_eq(at_utf8_valid((const char *)buf, cut), want,
+                   "round %d, %zu bytes", round, cut);
+      want ? valid++ : invalid++;
+    }
+  }
+  cr_expect_gt(valid, 1000);
+  cr_expect_gt(invalid, 1000);
+}
+
 Test(json_util, counts_and_parse) {
   cJSON *v = cJSON_Parse("[5, 5.5, -1, 1e300, \"5\", 9007199254740992]");
   int64_t c;
