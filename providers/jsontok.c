@@ -19,6 +19,7 @@ void jt_init(struct jt *j) {
 void jt_free(struct jt *j) {
   free(j->t);
   free(j->prev);
+  free(j->ot);
   memset(j, 0, sizeof(*j));
 }
 
@@ -91,11 +92,39 @@ static inline void checkpoint(struct jt *j, size_t pos, const uint32_t *stack,
   j->nckstack += (size_t)depth;
 }
 
+/* Before a resumed parse overwrites them: the previous parse's tokens and
+ * checkpoints from checkpoint `from` on (with the container lists that
+ * live past `keep`), for resync. Without memory for them, no runs. */
+static void save_old(struct jt *j, size_t from, size_t keep) {
+  const struct jt_ckpt *c = &j->ck[from];
+  size_t nt = j->prev_n - c->ntok;
+  if (nt > j->ocap) {
+    size_t cap = j->ocap ? j->ocap * 2 : 64;
+    while (cap < nt)
+      cap *= 2;
+    struct jt_tok *ot = realloc(j->ot, cap * sizeof *ot);
+    if (!ot)
+      return;
+    j->ot = ot;
+    j->ocap = cap;
+  }
+  if (nt)
+    memcpy(j->ot, j->t + c->ntok, nt * sizeof *j->ot);
+  j->obase = c->ntok;
+  j->nock = j->nck - from;
+  memcpy(j->ock, c, j->nock * sizeof *c);
+  j->okeep = keep;
+  if (j->nckstack > keep)
+    memcpy(j->ockstack, j->ckstack + keep,
+           (j->nckstack - keep) * sizeof *j->ockstack);
+}
+
 /* The checkpoint to resume s from, or NULL: the last one before the end of
  * the prefix s shares with the previous text. It stays, and the ones after
  * it are dropped (the resumed parse records them again). */
 static const struct jt_ckpt *resume_point(struct jt *j, const char *s,
                                           size_t len) {
+  j->nock = j->oc = 0;
   if (!j->prev_ok || !j->nck)
     return NULL;
   size_t l = common_prefix(j->prev, s, len < j->prev_len ? len : j->prev_len);
@@ -105,9 +134,122 @@ static const struct jt_ckpt *resume_point(struct jt *j, const char *s,
   if (!k)
     return NULL;
   const struct jt_ckpt *c = &j->ck[k - 1];
+  size_t keep = c->stack_at + (size_t)c->depth;
+  save_old(j, k - 1, keep);
+  /* c is the last checkpoint before the first changed byte, so a run from
+   * c itself reaches no further checkpoint: only the end, when the texts
+   * are the same. */
+  if (j->nock && (l < len || len != j->prev_len))
+    j->oc = 1;
   j->nck = k;
-  j->nckstack = c->stack_at + (size_t)c->depth;
+  j->nckstack = keep;
   return c;
+}
+
+static int grow(struct jt *j) {
+  {
+    size_t cap = j->cap ? j->cap * 2 : 64;
+    if (cap > JT_MAX_TOKENS)
+      cap = JT_MAX_TOKENS;
+    if (j->n == cap)
+      return -2;
+    struct jt_tok *t = realloc(j->t, cap * sizeof(*t));
+    if (!t)
+      return -2;
+    j->t = t;
+    j->cap = cap;
+  }
+  return 0;
+}
+
+/* ---- runs --------------------------------------------------------------
+ *
+ * Past the shared prefix, events differ in a few values (a text, a count)
+ * and agree again after them. A resumed parse is where the previous one
+ * was at each of its checkpoints when it has made as many tokens with the
+ * same open containers (same token indexes, same types): from there the
+ * same bytes give the same tokens, shifted by the difference in position.
+ * So at each value, when the bytes up to the previous parse's next
+ * checkpoint (and the one at it, looked at to see whether a container is
+ * empty) are those it had, its tokens for them are copied, and the
+ * containers it closed there are closed; when they are all the rest of
+ * the text, the parse is done. Anything else is tokenized as usual. */
+
+static const uint32_t *old_stack(const struct jt *j, const struct jt_ckpt *q) {
+  return q->stack_at >= j->okeep ? &j->ockstack[q->stack_at - j->okeep]
+                                 : &j->ckstack[q->stack_at];
+}
+
+/* Token idx as the previous parse left it. Prefix tokens are shared, and
+ * those still open keep the previous parse's end until they close. */
+static const struct jt_tok *old_tok(const struct jt *j, uint32_t idx) {
+  return idx >= j->obase ? &j->ot[idx - j->obase] : &j->t[idx];
+}
+
+/* At a value at *i with `depth` open containers: 0 when nothing was
+ * copied, 1 when a run was (*i, stack and *depth now at its end), 2 when
+ * the rest of the text was. */
+static int resync(struct jt *j, const char *s, size_t len, size_t *i,
+                  uint32_t *stack, int *depth) {
+  while (j->oc < j->nock && j->ock[j->oc].ntok < j->n)
+    j->oc++;
+  if (j->oc == j->nock || j->ock[j->oc].ntok != j->n)
+    return 0;
+  const struct jt_ckpt *q = &j->ock[j->oc];
+  if (q->depth != *depth)
+    return 0;
+  const uint32_t *qs = old_stack(j, q);
+  for (int d = 0; d < *depth; d++)
+    if (qs[d] != stack[d] || old_tok(j, qs[d])->type != j->t[stack[d]].type)
+      return 0;
+  /* The run reaches the last of the previous checkpoints whose byte is
+   * still the same (q2), or the end when all the rest is. */
+  size_t rest = len - *i, old_rest = j->prev_len - q->pos;
+  size_t same = common_prefix(s + *i, j->prev + q->pos,
+                              rest < old_rest ? rest : old_rest);
+  const struct jt_ckpt *q2 = NULL;
+  if (same < rest || same < old_rest) {
+    size_t m = j->oc + 1;
+    while (m < j->nock && j->ock[m].pos - q->pos < same)
+      m++;
+    if (m == j->oc + 1)
+      return 0;
+    q2 = &j->ock[m - 1];
+  }
+  size_t run = (q2 ? q2->pos : j->prev_len) - q->pos;
+  size_t ntok = q2 ? q2->ntok : j->prev_n;
+  while (j->cap < ntok)
+    if (grow(j) != 0)
+      return 0; /* tokenized as usual, which fails the same way */
+  uint32_t sh = (uint32_t)(*i - q->pos); /* modulo 2^32: adds back right */
+  for (size_t k = q->ntok; k < ntok; k++) {
+    struct jt_tok t = j->ot[k - j->obase];
+    t.start += sh;
+    t.end += sh;
+    j->t[k] = t;
+  }
+  /* Open containers not open at q2 closed in the run; those that are stay
+   * at the same levels. */
+  int keep = 0;
+  const uint32_t *q2s = q2 ? old_stack(j, q2) : NULL;
+  if (q2)
+    while (keep < *depth && keep < q2->depth && q2s[keep] == stack[keep])
+      keep++;
+  for (int d = keep; d < *depth; d++) {
+    const struct jt_tok *o = old_tok(j, stack[d]);
+    uint32_t end = o->end + sh, next = o->next;
+    j->t[stack[d]].end = end;
+    j->t[stack[d]].next = next;
+  }
+  j->n = ntok;
+  if (!q2)
+    return 2;
+  for (int d = keep; d < q2->depth; d++)
+    stack[d] = q2s[d];
+  *depth = q2->depth;
+  *i += run;
+  j->oc = (size_t)(q2 - j->ock);
+  return 1;
 }
 
 /* After a parse: keep a copy of the text for the next one. */
@@ -128,22 +270,6 @@ static void remember(struct jt *j, const char *s, size_t len, int ok) {
   memcpy(j->prev, s, len);
   j->prev_len = len;
   j->prev_ok = 1;
-}
-
-static int grow(struct jt *j) {
-  {
-    size_t cap = j->cap ? j->cap * 2 : 64;
-    if (cap > JT_MAX_TOKENS)
-      cap = JT_MAX_TOKENS;
-    if (j->n == cap)
-      return -2;
-    struct jt_tok *t = realloc(j->t, cap * sizeof(*t));
-    if (!t)
-      return -2;
-    j->t = t;
-    j->cap = cap;
-  }
-  return 0;
 }
 
 static inline int push(struct jt *j, int type, size_t start) {
@@ -334,8 +460,18 @@ static int tokenize(struct jt *j, const char *s, size_t len, int memo) {
    * step consumes input or closes a container, so it ends within len
    * steps. */
 value:
-  if (memo)
+  if (memo) {
     checkpoint(j, i, stack, depth, &moved);
+    if (j->nock) {
+      int r = resync(j, s, len, &i, stack, &depth);
+      if (r == 2)
+        return 0;
+      if (r == 1) {
+        moved = 1;
+        goto value;
+      }
+    }
+  }
   i = skip_ws(s, i, len);
   if (i >= len)
     return -1;
@@ -442,9 +578,10 @@ int jt_parse(struct jt *j, const char *s, size_t len) {
   /* The memo starts with a jt's second text: one-shot parses skip it. */
   int memo = j->parses++ > 0 && s && len <= JT_MEMO_MAX;
   int r = tokenize(j, s, len, memo);
-  if (memo)
+  if (memo) {
     remember(j, s, len, r == 0);
-  else
+    j->prev_n = j->n;
+  } else
     j->prev_ok = 0;
   return r;
 }
@@ -509,28 +646,18 @@ static inline uint64_t name_sig(const struct jt *j, const char *p, size_t n) {
   return w ^ ((uint64_t)n << 56);
 }
 
-/* One of 64 bits for a signature: a member whose bit is not in the keys'
- * mask is none of them, found with a multiply instead of a key loop. */
-static inline unsigned sig_bit(uint64_t sig) {
-  return (unsigned)((sig * 0x9E3779B97F4A7C15ull) >> 58);
-}
-
 void jt_pick(const struct jt *j, int obj, const struct jt_key *keys,
              size_t nkeys, int *out) {
-  /* Runs several times per stream event, so each member costs little: a
-   * 64-bit mask of the keys' signatures turns most unwanted members away
-   * with one multiply; a wanted one is looked for from the key after the
-   * last found (members mostly come in the order the keys are listed), by
-   * one word (signature), bytes only on a match; the walk stops once
-   * every key is found. */
-  uint64_t mask = 0;
-  for (size_t i = 0; i < nkeys; i++) {
+  /* Runs several times per stream event: each member name is compared
+   * with the wanted keys by one word (signature), bytes only on a match,
+   * starting from the key after the last found (members mostly come in
+   * the order the keys are listed); the walk stops once every key is
+   * found. */
+  for (size_t i = 0; i < nkeys; i++)
     out[i] = -1;
-    mask |= 1ull << sig_bit(keys[i].sig);
-  }
   if (jt_type(j, obj) != JT_OBJECT || nkeys == 0)
     return;
-  size_t missing = nkeys, from = 0;
+  size_t missing = nkeys;
   uint32_t end = j->t[obj].next;
   for (uint32_t k = (uint32_t)obj + 1; k < end && missing;
        k = j->t[k + 1].next) {
@@ -549,18 +676,14 @@ void jt_pick(const struct jt *j, int obj, const struct jt_key *keys,
       continue;
     }
     uint64_t ms = name_sig(j, raw, n);
-    if (!((mask >> sig_bit(ms)) & 1))
-      continue;
-    size_t i = from;
-    for (size_t tried = 0; tried < nkeys; tried++) {
-      if (keys[i].sig == ms && out[i] < 0 &&
-          (n <= 8 || same(raw + 8, keys[i].name + 8, n - 8))) {
+    for (size_t i = 0; i < nkeys; i++) {
+      if (keys[i].sig != ms || out[i] >= 0)
+        continue;
+      if (n <= 8 || same(raw + 8, keys[i].name + 8, n - 8)) {
         out[i] = (int)k + 1;
         missing--;
-        from = i + 1 == nkeys ? 0 : i + 1;
         break;
       }
-      i = i + 1 == nkeys ? 0 : i + 1;
     }
   }
 }

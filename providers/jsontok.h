@@ -58,11 +58,22 @@ struct jt {
   unsigned parses; /* texts parsed with this jt */
   char *prev;      /* copy of the previous text (parses >= 2) */
   size_t prev_len, prev_cap;
-  int prev_ok; /* the previous parse succeeded */
+  int prev_ok;   /* the previous parse succeeded */
+  size_t prev_n; /* its token count */
   struct jt_ckpt ck[JT_CKPT_MAX];
   size_t nck;
   uint32_t ckstack[JT_CKPT_MAX * 8];
   size_t nckstack;
+  /* Runs (jsontok.c, resync): what the previous parse had from the resume
+   * point on, its tokens [obase, prev_n) and checkpoints, so that stretches
+   * of text that did not change are copied rather than tokenized again. */
+  struct jt_tok *ot;
+  size_t ocap;
+  uint32_t obase;
+  struct jt_ckpt ock[JT_CKPT_MAX];
+  size_t nock, oc;
+  uint32_t ockstack[JT_CKPT_MAX * 8];
+  size_t okeep; /* ckstack entries below this are the previous parse's */
 };
 
 void jt_init(struct jt *j);

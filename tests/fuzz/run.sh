@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../.."
 SECONDS_PER_TARGET="${FUZZ_SECONDS:-30}"
 CLANG="${CLANG:-clang}"
 OUT=build/fuzz
-TARGETS="${*:-fuzz_parse fuzz_json fuzz_sse fuzz_http1 fuzz_chunked fuzz_decode fuzz_h2 fuzz_eventstream fuzz_ndjson}"
+TARGETS="${*:-fuzz_parse fuzz_json fuzz_jsontok fuzz_sse fuzz_http1 fuzz_chunked fuzz_decode fuzz_h2 fuzz_eventstream fuzz_ndjson}"
 
 if ! command -v "$CLANG" >/dev/null 2>&1; then
   echo "fuzz: $CLANG not found (libFuzzer needs clang)" >&2

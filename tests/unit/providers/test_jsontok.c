@@ -1,6 +1,7 @@
 /* jsontok: the tree-less tokenizer the stream parsers use. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "providers/jsontok.h"
@@ -269,5 +270,134 @@ Test(jsontok, prefix_memo_random_splices) {
     text[len] = '\0';
     same_tokens(&memo, text);
   }
+  jt_free(&memo);
+}
+
+/* Runs: events of one stream share their structure and differ in a few
+ * values, whose lengths move everything after them. A generator makes
+ * valid JSON from two random streams, one for the structure (fixed per
+ * family, or diverging from a random step on) and one for the values
+ * (each value varying now and then), with whitespace here and there;
+ * every text must tokenize exactly as a fresh jt does. */
+struct gen {
+  unsigned shape, vals;
+  int step, diverge_at, vary;
+  char *out;
+  size_t n, cap;
+};
+
+static unsigned shape_rand(struct gen *g) {
+  if (++g->step == g->diverge_at)
+    g->shape ^= 0x5bd1e995u;
+  g->shape = g->shape * 1103515245u + 12345u;
+  return g->shape >> 16;
+}
+
+static unsigned val_rand(struct gen *g) {
+  g->vals = g->vals * 22695477u + 1u;
+  return g->vals >> 16;
+}
+
+static void emit(struct gen *g, const char *s) {
+  size_t k = strlen(s);
+  if (g->n + k < g->cap) {
+    memcpy(g->out + g->n, s, k);
+    g->n += k;
+    g->out[g->n] = '\0';
+  }
+}
+
+static void gap(struct gen *g) {
+  if (val_rand(g) % 23 == 0)
+    emit(g, val_rand(g) % 2 ? " " : "\n ");
+}
+
+static void gen_value(struct gen *g, int depth) {
+  unsigned kind = shape_rand(g) % (depth >= 5 ? 4 : 7);
+  /* a value's bytes: the family's, or (now and then) this text's own */
+  unsigned v = shape_rand(g);
+  if (g->vary && val_rand(g) % 5 == 0)
+    v = val_rand(g);
+  char buf[48];
+  gap(g);
+  switch (kind) {
+  case 0:
+    snprintf(buf, sizeof buf, "\"%.*s%s\"", (int)(v % 9), "abcdefghi",
+             v % 7 == 0 ? "\\n" : "");
+    emit(g, buf);
+    break;
+  case 1:
+    snprintf(buf, sizeof buf, "%s%u%s", v % 5 == 0 ? "-" : "", v % 100000,
+             v % 3 == 0 ? ".5" : "");
+    emit(g, buf);
+    break;
+  case 2:
+    emit(g, v % 3 == 0 ? "true" : v % 3 == 1 ? "false" : "null");
+    break;
+  case 3:
+    snprintf(buf, sizeof buf, "%u", v % 10);
+    emit(g, buf);
+    break;
+  case 4:
+  case 5: {
+    unsigned members = shape_rand(g) % 4;
+    emit(g, "{");
+    for (unsigned m = 0; m < members; m++) {
+      snprintf(buf, sizeof buf, "%s\"k%u\":", m ? "," : "", shape_rand(g) % 7);
+      gap(g);
+      emit(g, buf);
+      gen_value(g, depth + 1);
+    }
+    gap(g);
+    emit(g, "}");
+    break;
+  }
+  default: {
+    unsigned els = shape_rand(g) % 4;
+    emit(g, "[");
+    for (unsigned e = 0; e < els; e++) {
+      if (e)
+        emit(g, ",");
+      gen_value(g, depth + 1);
+    }
+    gap(g);
+    emit(g, "]");
+  }
+  }
+  gap(g);
+}
+
+Test(jsontok, runs_give_fresh_results) {
+  static char text[65536];
+  struct jt memo;
+  jt_init(&memo);
+  unsigned family_seed = 99, val_seed = 7;
+  size_t checked = 0;
+  for (int family = 0; family < 1500; family++) {
+    family_seed = family_seed * 1103515245u + 12345u;
+    for (int ev = 0; ev < 12; ev++) {
+      val_seed = val_seed * 1103515245u + 12345u;
+      struct gen g = {.shape = family_seed,
+                      .vals = val_seed,
+                      .vary = ev > 0,
+                      .out = text,
+                      .cap = sizeof text};
+      /* a few texts whose structure departs from the family's midway */
+      if (val_seed % 6 == 0)
+        g.diverge_at = 1 + (int)((val_seed >> 8) % 40);
+      text[0] = '\0';
+      emit(&g, "{\"k0\":");
+      gen_value(&g, 1);
+      emit(&g, ",\"tail\":{\"a\":[1,{\"b\":\"c\"}],\"d\":null}}");
+      same_tokens(&memo, text);
+      checked++;
+      /* and now and then a copy cut short, or with a byte changed */
+      if (val_seed % 11 == 0 && g.n > 2) {
+        text[g.n - 1 - (val_seed >> 4) % 3] = (val_seed >> 9) % 2 ? ']' : ',';
+        same_tokens(&memo, text);
+      }
+    }
+  }
+  cr_expect_gt(checked, 10000);
   jt_free(&memo);
 }
