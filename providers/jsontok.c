@@ -162,6 +162,19 @@ static int grow(struct jt *j) {
   return 0;
 }
 
+/* The tokens from fresh_from up to `end` were read anew. */
+static void close_fresh(struct jt *j, uint32_t end) {
+  if (j->nfresh < 0 || end <= j->fresh_from)
+    return;
+  if (j->nfresh == JT_FRESH_MAX) {
+    j->nfresh = -1;
+    return;
+  }
+  j->fresh[j->nfresh][0] = j->fresh_from;
+  j->fresh[j->nfresh][1] = end;
+  j->nfresh++;
+}
+
 /* ---- runs --------------------------------------------------------------
  *
  * Past the shared prefix, events differ in a few values (a text, a count)
@@ -221,6 +234,21 @@ static int resync(struct jt *j, const char *s, size_t len, size_t *i,
   while (j->cap < ntok)
     if (grow(j) != 0)
       return 0; /* tokenized as usual, which fails the same way */
+  /* Runs start at values, so the member name before one was read anew;
+   * when it (or any scalar just before the run) is the previous parse's,
+   * same kind and bytes, it is left out of the fresh range. */
+  uint32_t fresh_end = (uint32_t)j->n;
+  while (fresh_end > j->fresh_from && fresh_end - 1 >= j->obase) {
+    const struct jt_tok *t = &j->t[fresh_end - 1];
+    const struct jt_tok *o = &j->ot[fresh_end - 1 - j->obase];
+    if (t->type != o->type || t->type == JT_OBJECT || t->type == JT_ARRAY ||
+        t->end - t->start != o->end - o->start ||
+        memcmp(s + t->start, j->prev + o->start, t->end - t->start) != 0)
+      break;
+    fresh_end--;
+  }
+  close_fresh(j, fresh_end);
+  j->fresh_from = (uint32_t)ntok;
   uint32_t sh = (uint32_t)(*i - q->pos); /* modulo 2^32: adds back right */
   for (size_t k = q->ntok; k < ntok; k++) {
     struct jt_tok t = j->ot[k - j->obase];
@@ -441,6 +469,7 @@ static int tokenize(struct jt *j, const char *s, size_t len, int memo) {
   j->s = s;
   j->len = len;
   j->n = 0;
+  j->nfresh = -1;
   if (!s || len >= UINT32_MAX)
     return len ? -2 : -1;
   if (memo) {
@@ -452,6 +481,8 @@ static int tokenize(struct jt *j, const char *s, size_t len, int memo) {
       for (int d = 0; d < depth; d++)
         stack[d] = j->ckstack[ck->stack_at + (size_t)d];
       moved = 0; /* the containers of the last checkpoint: ck's */
+      j->nfresh = 0;
+      j->fresh_from = ck->ntok;
     } else {
       j->nck = j->nckstack = 0;
     }
@@ -556,8 +587,12 @@ key:
 
 after:
   i = skip_ws(s, i, len);
-  if (depth == 0)
-    return i == len ? 0 : -1;
+  if (depth == 0) {
+    if (i != len)
+      return -1;
+    close_fresh(j, (uint32_t)j->n);
+    return 0;
+  }
   if (i >= len)
     return -1;
   c = s[i];

@@ -45,6 +45,7 @@ struct jt_ckpt {
 };
 
 #define JT_CKPT_MAX 32
+#define JT_FRESH_MAX 4
 
 struct jt {
   const char *s;
@@ -74,6 +75,10 @@ struct jt {
   size_t nock, oc;
   uint32_t ockstack[JT_CKPT_MAX * 8];
   size_t okeep; /* ckstack entries below this are the previous parse's */
+  /* What the last parse read anew (jt_fresh). */
+  int nfresh; /* -1: not known */
+  uint32_t fresh[JT_FRESH_MAX][2];
+  uint32_t fresh_from;
 };
 
 void jt_init(struct jt *j);
@@ -84,6 +89,19 @@ void jt_free(struct jt *j);
  * than 2^20 tokens, or over 4 GiB) or memory ran out. Token 0 is the
  * root. */
 int jt_parse(struct jt *j, const char *s, size_t len);
+
+/* After a successful jt_parse: which tokens it read anew, as up to
+ * JT_FRESH_MAX ranges [fresh[i][0], fresh[i][1]) of token indexes; or -1
+ * when that is not known (a first text, nothing shared with the previous
+ * one, more ranges). Every other token is the same value as the token of
+ * the same index in the previous text: a string, number or literal with
+ * the same bytes, an object or array of the same kind whose members are
+ * themselves fresh or not. (The counts of tokens may differ: the last
+ * range then runs to the end.) Stream parsers use it to see that an event
+ * repeats the previous one but for a few values. */
+static inline int jt_fresh(const struct jt *j) {
+  return j->nfresh;
+}
 
 /* The value of member `key` of object token `obj`, or -1 when obj is not
  * an object, the key is absent, or its value is null. */

@@ -471,6 +471,11 @@ struct chat_stream {
   int bad_events; /* events whose data was not JSON */
   size_t events;
   unsigned meta_seen; /* META_* bits: metadata strings already copied */
+  /* Repeats (repeat_event): when all the last event did that a second
+   * reading would not undo was append text token rep_tok to choice
+   * rep_choice, this is that token; -1 otherwise. */
+  int rep_tok;
+  size_t rep_choice;
 };
 
 /* Stream metadata copied from the first event that has it. */
@@ -600,26 +605,31 @@ static const struct jt_key delta_keys[D_N] = {
     JT_KEY("reasoning"),    JT_KEY("refusal"), JT_KEY("tool_calls"),
     JT_KEY("function_call")};
 
-static void stream_choice(struct chat_stream *s, int ch, int pos,
-                          size_t offset) {
+/* One element of choices[]. Returns the text token it appended when that
+ * was all it did that reading it again would not undo (no reasoning,
+ * refusal, tool call or finish reason in it), else -1. */
+static int stream_choice(struct chat_stream *s, int ch, int pos,
+                         size_t offset) {
   struct at_obs *o = s->o;
   const struct jt *j = &s->jt;
   if (jt_type(j, ch) != JT_OBJECT)
-    return;
+    return -1;
   /* one pass over each object: these run for every event */
   int cv[C_N];
   jt_pick(j, ch, choice_keys, C_N, cv);
   int64_t index = pos;
   if (cv[C_INDEX] >= 0 && !jt_count(j, cv[C_INDEX], &index)) {
     at_obs_parse_error(o, "stream: choices[].index is not a number");
-    return;
+    return -1;
   }
   struct choice_acc *c = choice_for(s, index);
   if (!c)
-    return;
-  int out = 0;
+    return -1;
+  s->rep_choice = (size_t)(c - s->choices);
+  int out = 0, text = -1;
   if (s->legacy) {
     out |= append(j, cv[C_TEXT], &c->content);
+    text = cv[C_TEXT];
   } else {
     int d = cv[C_DELTA];
     if (d >= 0 && jt_type(j, d) != JT_OBJECT) {
@@ -645,6 +655,9 @@ static void stream_choice(struct chat_stream *s, int ch, int pos,
       append(j, JT_GET(j, fc, "arguments"), &c->fc_args);
       out = 1;
     }
+    if (dv[D_RC] < 0 && dv[D_REASONING] < 0 && dv[D_REFUSAL] < 0 &&
+        dv[D_TOOLS] < 0 && dv[D_FC] < 0)
+      text = dv[D_CONTENT];
   }
   char fr[64];
   if (!c->finish && jt_strbuf(j, cv[C_FINISH], fr, sizeof fr)) {
@@ -653,6 +666,7 @@ static void stream_choice(struct chat_stream *s, int ch, int pos,
   }
   if (out)
     at_obs_first_output(o, offset);
+  return cv[C_FINISH] < 0 && jt_type(j, text) == JT_STRING ? text : -1;
 }
 
 /* A string member (token tok) copied to metadata the first time it is
@@ -706,6 +720,52 @@ static void stream_error(struct at_obs *o, const cJSON *root) {
   at_obs_json_error(o, root);
 }
 
+/* Is member key token k of the root one of root_keys? Escaped names are
+ * taken for wanted (the slow path decides). */
+static int wanted_at_root(const struct jt *j, int k) {
+  if (j->t[k].escaped)
+    return 1;
+  const char *name = j->s + j->t[k].start + 1;
+  size_t n = j->t[k].end - j->t[k].start - 2;
+  for (size_t i = 0; i < R_N; i++)
+    if (root_keys[i].len == n && !memcmp(root_keys[i].name, name, n))
+      return 1;
+  return 0;
+}
+
+/* Tokens [a, b) lie inside the value of a root member no key of ours
+ * reads ("obfuscation", "created", ...). */
+static int unread_at_root(const struct jt *j, uint32_t a, uint32_t b) {
+  uint32_t end = j->t[0].next;
+  for (uint32_t k = 1; k < end; k = j->t[k + 1].next)
+    if (a >= k + 1 && b <= j->t[k + 1].next)
+      return !wanted_at_root(j, (int)k);
+  return 0;
+}
+
+/* Most chunks of a stream are the one before with another piece of text
+ * (and another "obfuscation" string): when the tokenizer says the event
+ * differs from the last only in the last event's text token and in values
+ * nothing reads, and that text was all the last event added, this one
+ * adds its own text the same way, without reading the rest again. */
+static int repeat_event(struct chat_stream *s, size_t offset) {
+  const struct jt *j = &s->jt;
+  int nf = jt_fresh(j), tok = s->rep_tok;
+  if (nf < 0 || jt_type(j, tok) != JT_STRING)
+    return 0;
+  for (int f = 0; f < nf; f++) {
+    uint32_t a = j->fresh[f][0], b = j->fresh[f][1];
+    if (a == (uint32_t)tok && b == a + 1)
+      continue;
+    if (!unread_at_root(j, a, b))
+      return 0;
+  }
+  struct choice_acc *c = &s->choices[s->rep_choice];
+  if (append(j, tok, &c->content))
+    at_obs_first_output(s->o, offset);
+  return 1;
+}
+
 static int chat_event(const struct at_sse_event *ev, void *arg) {
   struct chat_stream *s = arg;
   struct at_obs *o = s->o;
@@ -724,6 +784,9 @@ static int chat_event(const struct at_sse_event *ev, void *arg) {
                                     : "stream event is not a JSON object");
     return 0;
   }
+  if (s->rep_tok >= 0 && repeat_event(s, ev->end_offset))
+    return 0;
+  s->rep_tok = -1;
   int rv[R_N];
   jt_pick(j, 0, root_keys, R_N, rv);
   /* Mid-stream failures: OpenAI sends {"error": ...} as data, Groq an
@@ -752,9 +815,13 @@ static int chat_event(const struct at_sse_event *ev, void *arg) {
   if (usage >= 0)
     with_cjson(s, usage, stream_usage);
   int choices = rv[R_CHOICES];
-  int pos = 0;
+  int pos = 0, text = -1;
   for (int ch = jt_first(j, choices); ch >= 0; ch = jt_after(j, choices, ch))
-    stream_choice(s, ch, pos++, ev->end_offset);
+    text = stream_choice(s, ch, pos++, ev->end_offset);
+  /* a plain text delta, one choice, nothing else: the next event may
+   * repeat it */
+  if (pos == 1 && rv[R_ERROR] < 0 && usage < 0 && !s->o->oom)
+    s->rep_tok = text;
   return 0;
 }
 
@@ -800,7 +867,7 @@ static void emit_choice(struct chat_stream *s, struct choice_acc *c) {
 
 static void stream_common(struct at_obs *o, const char *body, size_t len,
                           int legacy) {
-  struct chat_stream s = {.o = o, .legacy = legacy};
+  struct chat_stream s = {.o = o, .legacy = legacy, .rep_tok = -1};
   jt_init(&s.jt);
   struct at_sse sse;
   at_sse_parse(&sse, body, len, AT_SSE_EVENT_MAX, chat_event, &s);

@@ -4,7 +4,9 @@
  * them in turn, as a stream parser parses its events, and every verdict
  * and token must be what a fresh jt gives for the same text alone. Each
  * text is parsed twice in the sequence, the second time with its last
- * byte dropped, so that the texts around a cut differ just there. */
+ * byte dropped, so that the texts around a cut differ just there. The
+ * tokens a parse does not call fresh (jt_fresh) must be those of the
+ * previous text: same kind, and for scalars the same bytes. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,48 @@
 #include "providers/jsontok.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static char *prev_text;
+static struct jt_tok *prev_toks;
+static size_t prev_n;
+
+static void check_fresh(const struct jt *memo, const char *s) {
+  int nf = jt_fresh(memo);
+  if (nf < 0 || !prev_text)
+    return;
+  for (size_t i = 0; i < memo->n; i++) {
+    int fresh = 0;
+    for (int f = 0; f < nf; f++)
+      fresh |= i >= memo->fresh[f][0] && i < memo->fresh[f][1];
+    if (fresh)
+      continue;
+    if (i >= prev_n)
+      abort();
+    const struct jt_tok *a = &memo->t[i], *b = &prev_toks[i];
+    if (a->type != b->type)
+      abort();
+    if (a->type != JT_OBJECT && a->type != JT_ARRAY &&
+        (a->end - a->start != b->end - b->start ||
+         memcmp(s + a->start, prev_text + b->start, a->end - a->start) != 0))
+      abort();
+  }
+}
+
+static void keep_prev(const struct jt *memo, const char *s, size_t n, int ok) {
+  free(prev_text);
+  free(prev_toks);
+  prev_text = NULL;
+  prev_toks = NULL;
+  if (!ok)
+    return;
+  prev_text = malloc(n ? n : 1);
+  prev_toks = malloc((memo->n ? memo->n : 1) * sizeof *prev_toks);
+  if (!prev_text || !prev_toks)
+    abort();
+  memcpy(prev_text, s, n);
+  memcpy(prev_toks, memo->t, memo->n * sizeof *prev_toks);
+  prev_n = memo->n;
+}
 
 static void check(struct jt *memo, const char *s, size_t n) {
   struct jt fresh;
@@ -29,7 +73,9 @@ static void check(struct jt *memo, const char *s, size_t n) {
           a->type != b->type || a->escaped != b->escaped)
         abort();
     }
+    check_fresh(memo, s);
   }
+  keep_prev(memo, s, n, want == 0);
   jt_free(&fresh);
 }
 
@@ -54,5 +100,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     p = nl + 1;
   }
   jt_free(&memo);
+  keep_prev(&memo, "", 0, 0);
   return 0;
 }

@@ -171,7 +171,35 @@ Test(jsontok, counts) {
 }
 
 /* The prefix memo: a jt that parses a run of similar texts must give, for
- * each, exactly the tokens (and verdict) a fresh jt gives. */
+ * each, exactly the tokens (and verdict) a fresh jt gives; and the tokens
+ * it does not call fresh (jt_fresh) must be those of the previous text it
+ * read: same kind, and for scalars the same bytes. */
+static char prev_text[65536];
+static struct jt_tok prev_toks[8192];
+static size_t prev_n;
+static int have_prev;
+
+static void check_fresh(const struct jt *memo, const char *s) {
+  int nf = jt_fresh(memo);
+  if (nf < 0 || !have_prev)
+    return;
+  for (size_t i = 0; i < memo->n; i++) {
+    int fresh = 0;
+    for (int f = 0; f < nf; f++)
+      fresh |= i >= memo->fresh[f][0] && i < memo->fresh[f][1];
+    if (fresh)
+      continue;
+    cr_assert_lt(i, prev_n, "token %zu is not fresh but new: %s", i, s);
+    const struct jt_tok *a = &memo->t[i], *b = &prev_toks[i];
+    cr_assert_eq(a->type, b->type, "token %zu changed kind: %s", i, s);
+    if (a->type != JT_OBJECT && a->type != JT_ARRAY)
+      cr_assert(
+          a->end - a->start == b->end - b->start &&
+              !memcmp(s + a->start, prev_text + b->start, a->end - a->start),
+          "token %zu changed but is not fresh: %s", i, s);
+  }
+}
+
 static void same_tokens(struct jt *memo, const char *s) {
   struct jt fresh;
   jt_init(&fresh);
@@ -187,6 +215,15 @@ static void same_tokens(struct jt *memo, const char *s) {
                     a->escaped == b->escaped,
                 "token %zu differs on %s", i, s);
     }
+    check_fresh(memo, s);
+    have_prev = strlen(s) < sizeof prev_text && memo->n <= 8192;
+    if (have_prev) {
+      strcpy(prev_text, s);
+      memcpy(prev_toks, memo->t, memo->n * sizeof *memo->t);
+      prev_n = memo->n;
+    }
+  } else {
+    have_prev = 0;
   }
   jt_free(&fresh);
 }

@@ -1,8 +1,10 @@
 /* OpenAI chat completions: request, plain answers, streamed answers. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/dynbuf.h"
 #include "helpers.h"
 
 #define CHAT_URL "https://api.openai.com/v1/chat/completions"
@@ -375,4 +377,170 @@ Test(openai_chat, groq_usage_under_x_groq) {
   cr_expect_eq(jnum(r, "usage.output_tokens"), 2);
   cr_expect_null(jget(r, "metadata.usage_missing"));
   cJSON_Delete(r);
+}
+
+/* Streams made at random from the chunk shapes OpenAI sends (text, the
+ * same chunk twice, reasoning, refusal, tool-call arguments, a changed
+ * "created" or "usage" member, a new "obfuscation" string every time):
+ * whether a chunk is read in full or taken for a repeat of the one before
+ * (openai.c, repeat_event), the assembled answer must be exactly the sum
+ * of the deltas sent. */
+struct rand_stream {
+  unsigned seed;
+  struct dynbuf body;
+  struct dynbuf text, reasoning, refusal, args;
+};
+
+static unsigned rs_next(struct rand_stream *g) {
+  g->seed = g->seed * 1103515245u + 12345u;
+  return g->seed >> 16;
+}
+
+static void rs_word(struct rand_stream *g, char *out, size_t cap) {
+  static const char *const w[] = {"a",   "bc",  " def",      "ghij", "é",
+                                  "\\n", "x y", "\\\"q\\\"", "",     "zz"};
+  snprintf(out, cap, "%s", w[rs_next(g) % 10]);
+}
+
+/* The decoded form of a piece written with JSON escapes. */
+static void rs_add_decoded(struct dynbuf *b, const char *piece) {
+  for (const char *p = piece; *p; p++) {
+    if (*p == '\\') {
+      p++;
+      dynbuf_add(b, *p == 'n' ? "\n" : p, 1);
+    } else {
+      dynbuf_add(b, p, 1);
+    }
+  }
+}
+
+static void rs_event(struct rand_stream *g, const char *created,
+                     const char *delta, const char *finish, int usage_null) {
+  char obf[16];
+  size_t n = rs_next(g) % 13;
+  for (size_t i = 0; i < n; i++)
+    obf[i] = (char)('a' + rs_next(g) % 26);
+  obf[n] = '\0';
+  char ev[512];
+  snprintf(ev, sizeof ev,
+           "data: {\"id\":\"chatcmpl-r\",\"object\":\"chat.completion.chunk\","
+           "\"created\":%s,\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,"
+           "\"delta\":{%s},\"logprobs\":null,\"finish_reason\":%s}]%s,"
+           "\"obfuscation\":\"%s\"}\n\n",
+           created, delta, finish, usage_null ? ",\"usage\":null" : "", obf);
+  dynbuf_addstr(&g->body, ev);
+}
+
+Test(openai_chat, stream_random_chunks_assemble_exactly) {
+  for (unsigned round = 0; round < 300; round++) {
+    struct rand_stream g = {.seed = 1000 + round};
+    dynbuf_init(&g.body, 1 << 20);
+    dynbuf_init(&g.text, 1 << 20);
+    dynbuf_init(&g.reasoning, 1 << 20);
+    dynbuf_init(&g.refusal, 1 << 20);
+    dynbuf_init(&g.args, 1 << 20);
+    rs_event(&g, "1700000000", "\"role\":\"assistant\",\"content\":\"\"",
+             "null", 1);
+    char last_delta[128] = "", w[32], delta[128];
+    int tool_started = 0;
+    for (int e = 0; e < 60; e++) {
+      unsigned k = rs_next(&g) % 100;
+      const char *created = "1700000000";
+      int usage_null = 1;
+      if (k < 55) {
+        rs_word(&g, w, sizeof w);
+        snprintf(delta, sizeof delta, "\"content\":\"%s\"", w);
+        rs_add_decoded(&g.text, w);
+      } else if (k < 65 && last_delta[0]) {
+        /* the same delta again: the text is added twice */
+        snprintf(delta, sizeof delta, "%s", last_delta);
+        if (!strncmp(delta, "\"content\":\"", 11)) {
+          snprintf(w, sizeof w, "%.*s", (int)(strlen(delta) - 12), delta + 11);
+          rs_add_decoded(&g.text, w);
+        } else if (!strncmp(delta, "\"reasoning_content\":\"", 21)) {
+          snprintf(w, sizeof w, "%.*s", (int)(strlen(delta) - 22), delta + 21);
+          rs_add_decoded(&g.reasoning, w);
+        } else if (!strncmp(delta, "\"refusal\":\"", 11)) {
+          snprintf(w, sizeof w, "%.*s", (int)(strlen(delta) - 12), delta + 11);
+          rs_add_decoded(&g.refusal, w);
+        } else {
+          snprintf(delta, sizeof delta, "\"content\":\"\"");
+        }
+      } else if (k < 73) {
+        rs_word(&g, w, sizeof w);
+        snprintf(delta, sizeof delta, "\"reasoning_content\":\"%s\"", w);
+        rs_add_decoded(&g.reasoning, w);
+      } else if (k < 77) {
+        rs_word(&g, w, sizeof w);
+        snprintf(delta, sizeof delta, "\"refusal\":\"%s\"", w);
+        rs_add_decoded(&g.refusal, w);
+      } else if (k < 85) {
+        char letters[8];
+        size_t n = 1 + rs_next(&g) % 5;
+        for (size_t i = 0; i < n; i++)
+          letters[i] = (char)('a' + rs_next(&g) % 26);
+        letters[n] = '\0';
+        snprintf(delta, sizeof delta,
+                 "\"tool_calls\":[{\"index\":0,%s\"function\":{%s"
+                 "\"arguments\":\"%s\"}}]",
+                 tool_started ? "" : "\"id\":\"call_r\",\"type\":\"function\",",
+                 tool_started ? "" : "\"name\":\"look\",", letters);
+        tool_started = 1;
+        dynbuf_addstr(&g.args, letters);
+      } else {
+        /* a text delta with a member nobody reads changed, or usage gone */
+        rs_word(&g, w, sizeof w);
+        snprintf(delta, sizeof delta, "\"content\":\"%s\"", w);
+        rs_add_decoded(&g.text, w);
+        if (k < 92)
+          created = rs_next(&g) % 2 ? "{\"t\":[1,2]}" : "\"later\"";
+        else
+          usage_null = 0;
+      }
+      rs_event(&g, created, delta, "null", usage_null);
+      snprintf(last_delta, sizeof last_delta, "%s", delta);
+    }
+    rs_event(&g, "1700000000", "", "\"stop\"", 1);
+    dynbuf_addstr(&g.body, "data: [DONE]\n\n");
+
+    struct at_exchange ex = fx_exchange(
+        CHAT_URL, "{\"model\":\"gpt-4o-mini\",\"stream\":true,\"messages\":[]}",
+        g.body.ptr, 200, SSE_HEADERS);
+    cJSON *r = fx_parse(&ex);
+    cr_assert_null(jget(r, "metadata.parse_error"), "round %u", round);
+    const cJSON *parts = jget(r, "output.0.parts");
+    cr_assert(parts, "round %u", round);
+    int seen_text = 0, seen_reasoning = 0, seen_refusal = 0, seen_tool = 0;
+    const cJSON *p;
+    cJSON_ArrayForEach(p, parts) {
+      const char *type = jstr(p, "type");
+      const char *content = jstr(p, "content");
+      if (!strcmp(type, "text")) {
+        seen_text = 1;
+        cr_assert_str_eq(content, g.text.ptr ? g.text.ptr : "", "round %u",
+                         round);
+      } else if (!strcmp(type, "reasoning")) {
+        seen_reasoning = 1;
+        cr_assert_str_eq(content, g.reasoning.ptr, "round %u", round);
+      } else if (!strcmp(type, "refusal")) {
+        seen_refusal = 1;
+        cr_assert_str_eq(content, g.refusal.ptr, "round %u", round);
+      } else if (!strcmp(type, "tool_call")) {
+        seen_tool = 1;
+        cr_assert_str_eq(jstr(p, "arguments"), g.args.ptr, "round %u", round);
+        cr_assert_str_eq(jstr(p, "name"), "look");
+      }
+    }
+    cr_assert_eq(seen_text, g.text.len > 0, "round %u", round);
+    cr_assert_eq(seen_reasoning, g.reasoning.len > 0, "round %u", round);
+    cr_assert_eq(seen_refusal, g.refusal.len > 0, "round %u", round);
+    cr_assert_eq(seen_tool, g.args.len > 0, "round %u", round);
+    cr_assert_str_eq(jstr(r, "output.0.finish_reason"), "stop");
+    cJSON_Delete(r);
+    dynbuf_free(&g.body);
+    dynbuf_free(&g.text);
+    dynbuf_free(&g.reasoning);
+    dynbuf_free(&g.refusal);
+    dynbuf_free(&g.args);
+  }
 }
