@@ -13,6 +13,9 @@
  *
  *   build/bench/parse_bench [-t SECONDS] [-f FILTER] [-c CPU]
  *
+ * FILTER picks the cases whose "API shape" label contains it, or, written
+ * "=label", the one case with exactly that label.
+ *
  * Exit status 1 when an exchange does not parse cleanly (a bench or parser
  * bug); missed targets are reported, not fatal. */
 #include <malloc.h>
@@ -240,8 +243,13 @@ static void openai_chat(struct bench_case *c, int stream) {
           "\"delta\":{%s\"content\":\"",
           i == 0 ? "\"role\":\"assistant\"," : "");
       prose(&r, 18);
-      put(&r, "\"},\"logprobs\":null,\"finish_reason\":%s}]}\n\n",
-          i == 199 ? "\"stop\"" : "null");
+      /* with include_usage every chunk has "usage":null; "obfuscation"
+       * pads each to a random length (OpenAI, 2025 on) */
+      put(&r,
+          "\"},\"logprobs\":null,\"finish_reason\":%s}],\"usage\":null,"
+          "\"obfuscation\":\"%.*s\"}\n\n",
+          i == 199 ? "\"stop\"" : "null", (int)(next_rand() % 12),
+          "Xq3vK9pLm2Tz");
     }
     put(&r, "data: {\"id\":\"chatcmpl-b1\",\"object\":\"chat.completion."
             "chunk\",\"created\":1763700000,\"model\":\"gpt-4o-mini-2024-07-"
@@ -354,7 +362,8 @@ static void openai_responses(struct bench_case *c, int stream) {
           "\"delta\":\"",
           i + 1);
       prose(&r, 18);
-      put(&r, "\"}\n\n");
+      put(&r, "\",\"logprobs\":[],\"obfuscation\":\"%.*s\"}\n\n",
+          (int)(next_rand() % 12), "Pz8wQ1rTk4Ln");
     }
     put(&r, "event: response.completed\ndata: {\"type\":"
             "\"response.completed\",\"sequence_number\":199,\"response\":");
@@ -432,7 +441,9 @@ static void gemini_request(struct buf *q) {
          "2048}}");
 }
 
-static void gemini_chunk(struct buf *r, size_t text, int last) {
+/* One GenerateContentResponse: `n` is the chunk's number, the usage so
+ * far grows with it as Gemini's does. */
+static void gemini_chunk(struct buf *r, size_t text, int last, int n) {
   put(r, "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"");
   prose(r, text);
   put(r,
@@ -440,22 +451,22 @@ static void gemini_chunk(struct buf *r, size_t text, int last) {
       "\"promptTokenCount\":2400,\"candidatesTokenCount\":%d,"
       "\"totalTokenCount\":%d},\"modelVersion\":\"gemini-2.5-flash\","
       "\"responseId\":\"gem-b5\"}",
-      last ? ",\"finishReason\":\"STOP\"" : "", last ? 1100 : 10,
-      last ? 3500 : 2410);
+      last ? ",\"finishReason\":\"STOP\"" : "", last ? 1100 : 5 * n + 5,
+      last ? 3500 : 2405 + 5 * n);
 }
 
 static void gemini(struct bench_case *c, int stream) {
   struct buf q = {0}, r = {0};
   gemini_request(&q);
   if (stream == 0) {
-    gemini_chunk(&r, 4500, 1);
+    gemini_chunk(&r, 4500, 1, 0);
     c->url = "https://generativelanguage.googleapis.com/v1beta/models/"
              "gemini-2.5-flash:generateContent";
     c->resp_headers = CT_JSON;
   } else if (stream == 1) {
     for (int i = 0; i < 200; i++) {
       put(&r, "data: ");
-      gemini_chunk(&r, 18, i == 199);
+      gemini_chunk(&r, 18, i == 199, i);
       put(&r, "\r\n\r\n");
     }
     c->url = "https://generativelanguage.googleapis.com/v1beta/models/"
@@ -465,7 +476,7 @@ static void gemini(struct bench_case *c, int stream) {
     put(&r, "[");
     for (int i = 0; i < 200; i++) {
       put(&r, "%s", i ? ",\r\n" : "");
-      gemini_chunk(&r, 18, i == 199);
+      gemini_chunk(&r, 18, i == 199, i);
     }
     put(&r, "]");
     c->url = "https://generativelanguage.googleapis.com/v1beta/models/"
@@ -771,7 +782,8 @@ int main(int argc, char **argv) {
     const struct maker *mk = &makers[i];
     char label[64];
     snprintf(label, sizeof label, "%s %s", mk->name, mk->shape);
-    if (filter && !strstr(label, filter))
+    if (filter && (filter[0] == '=' ? strcmp(label, filter + 1) != 0
+                                    : !strstr(label, filter)))
       continue;
     struct bench_case c;
     memset(&c, 0, sizeof c);

@@ -751,6 +751,11 @@ struct gem_stream {
   int bad_chunks, dropped_segs;
   int closed; /* JSON array: the closing ']' arrived */
   int error;  /* an error object arrived */
+  /* Repeats (chunk_tokens): when all the last chunk added was text token
+   * rep_tok (of kind rep_kind) to candidate rep_cand, this is that token;
+   * -1 otherwise. */
+  int rep_tok, rep_kind;
+  size_t rep_cand;
 };
 
 static struct cand_acc *cand_for(struct gem_stream *s, int64_t index) {
@@ -839,22 +844,27 @@ enum { C_INDEX, C_CONTENT, C_FINISH, C_N };
 static const struct jt_key cand_keys[C_N] = {JT_KEY("index"), JT_KEY("content"),
                                              JT_KEY("finishReason")};
 
-static void stream_candidate(struct gem_stream *s, int ct, int pos,
-                             int any_index, size_t offset) {
+/* One element of candidates[]. Returns the text token it added when that
+ * (one text part, no finish reason) was all it did that reading it again
+ * would not undo, else -1. */
+static int stream_candidate(struct gem_stream *s, int ct, int pos,
+                            int any_index, size_t offset) {
   struct at_obs *o = s->o;
   const struct jt *j = &s->jt;
   if (jt_type(j, ct) != JT_OBJECT)
-    return;
+    return -1;
   int cv[C_N];
   jt_pick(j, ct, cand_keys, C_N, cv);
   int64_t index = any_index ? 0 : pos; /* see candidate_index() */
   if (cv[C_INDEX] >= 0 && !jt_count(j, cv[C_INDEX], &index)) {
     at_obs_parse_error(o, "stream: candidates[].index is not a number");
-    return;
+    return -1;
   }
   struct cand_acc *c = cand_for(s, index);
   if (!c)
-    return;
+    return -1;
+  s->rep_cand = (size_t)(c - s->cands);
+  int text = -1, nparts = 0;
   int ctv[CT_N];
   jt_pick(j, cv[C_CONTENT], content_keys, CT_N, ctv);
   char role[sizeof c->role];
@@ -867,16 +877,20 @@ static void stream_candidate(struct gem_stream *s, int ct, int pos,
       continue;
     int pv[P_N];
     jt_pick(j, p, part_keys, P_N, pv);
+    nparts++;
     if (jt_type(j, pv[P_TEXT]) == JT_STRING) {
       const struct jt_tok *t = &j->t[pv[P_TEXT]];
+      int kind =
+          jt_type(j, pv[P_THOUGHT]) == JT_TRUE ? SEG_REASONING : SEG_TEXT;
+      text = pv[P_TEXT];
+      s->rep_kind = kind;
       if (t->end - t->start <= 2)
         continue; /* "" (a thought signature's carrier) */
-      struct seg *g = seg_for(
-          s, c,
-          jt_type(j, pv[P_THOUGHT]) == JT_TRUE ? SEG_REASONING : SEG_TEXT);
+      struct seg *g = seg_for(s, c, kind);
       if (g && jt_str(j, pv[P_TEXT], &g->text) > 0)
         out = 1;
     } else {
+      nparts++; /* not a plain text part: no repeats */
       out |= stream_other_part(s, c, p);
     }
   }
@@ -898,6 +912,7 @@ static void stream_candidate(struct gem_stream *s, int ct, int pos,
   }
   if (out)
     at_obs_first_output(o, offset);
+  return nparts == 1 && cv[C_FINISH] < 0 ? text : -1;
 }
 
 /* A subtree handed to a cJSON-based reader. */
@@ -933,11 +948,51 @@ static int has_count_key(const struct jt *j, int obj) {
   return 0;
 }
 
+/* Every chunk repeats the usage so far: keep the text of the last report
+ * with counts and read it once, at the end (Vertex sends {"trafficType":
+ * ...} alone in the early chunks). */
+static void keep_usage(struct gem_stream *s, int usage) {
+  const struct jt *j = &s->jt;
+  if (jt_type(j, usage) != JT_OBJECT || !has_count_key(j, usage))
+    return;
+  const struct jt_tok *t = &j->t[usage];
+  dynbuf_reset(&s->last_usage);
+  dynbuf_add(&s->last_usage, j->s + t->start, t->end - t->start);
+  s->o->oom |= s->last_usage.oom;
+}
+
+/* Most chunks of a stream are the one before with more text (and the
+ * usage so far): when the tokenizer says this one differs from the last
+ * only in the last chunk's text token, in the usage and in members
+ * nothing reads, and that text was all the last chunk added, this one
+ * adds its own text the same way (and keeps its usage) without being
+ * read again. */
+static int repeat_chunk(struct gem_stream *s, int root, size_t offset) {
+  struct jt *j = &s->jt;
+  int tok = s->rep_tok;
+  unsigned touched;
+  if (jt_type(j, tok) != JT_STRING ||
+      !jt_repeats(j, tok, root, root_keys, R_N, 1u << R_USAGE, &touched))
+    return 0;
+  if (touched)
+    keep_usage(s, JT_GET(j, root, "usageMetadata"));
+  const struct jt_tok *t = &j->t[tok];
+  if (t->end - t->start <= 2)
+    return 1; /* "": nothing to add, as for the chunk read in full */
+  struct seg *g = seg_for(s, &s->cands[s->rep_cand], s->rep_kind);
+  if (g && jt_str(j, tok, &g->text) > 0)
+    at_obs_first_output(s->o, offset);
+  return 1;
+}
+
 /* One GenerateContentResponse of the stream, object token `root` of
  * s->jt, ending at byte `offset`. */
 static void chunk_tokens(struct gem_stream *s, int root, size_t offset) {
   struct at_obs *o = s->o;
   struct jt *j = &s->jt;
+  if (s->rep_tok >= 0 && repeat_chunk(s, root, offset))
+    return;
+  s->rep_tok = -1;
   int rv[R_N];
   jt_pick(j, root, root_keys, R_N, rv);
   if (rv[R_ERROR] >= 0) {
@@ -957,27 +1012,18 @@ static void chunk_tokens(struct gem_stream *s, int root, size_t offset) {
   }
   if (rv[R_FEEDBACK] >= 0)
     with_cjson(s, rv[R_FEEDBACK], prompt_feedback);
-  if (jt_type(j, rv[R_USAGE]) == JT_OBJECT) {
-    /* Every chunk repeats the usage so far: keep the text of the last
-     * report with counts and read it once, at the end (Vertex sends
-     * {"trafficType": ...} alone in the early chunks). */
-    const struct jt_tok *t = &j->t[rv[R_USAGE]];
-    const char *raw = j->s + t->start;
-    size_t n = t->end - t->start;
-    if (has_count_key(j, rv[R_USAGE])) {
-      dynbuf_reset(&s->last_usage);
-      dynbuf_add(&s->last_usage, raw, n);
-      o->oom |= s->last_usage.oom;
-    }
-  }
+  keep_usage(s, rv[R_USAGE]);
   int cands = rv[R_CANDS];
-  int pos = 0, any_index = 0;
+  int pos = 0, any_index = 0, text = -1;
   int first = jt_first(j, cands);
   if (first >= 0 && jt_after(j, cands, first) >= 0) /* several */
     for (int c = first; c >= 0; c = jt_after(j, cands, c))
       any_index |= JT_GET(j, c, "index") >= 0;
   for (int c = jt_first(j, cands); c >= 0; c = jt_after(j, cands, c))
-    stream_candidate(s, c, pos++, any_index, offset);
+    text = stream_candidate(s, c, pos++, any_index, offset);
+  /* one candidate adding one piece of text: the next chunk may repeat it */
+  if (pos == 1 && rv[R_ERROR] < 0 && rv[R_FEEDBACK] < 0 && !o->oom)
+    s->rep_tok = text;
 }
 
 static void bad_chunk(struct gem_stream *s, int r) {
@@ -1149,7 +1195,7 @@ static void free_stream(struct gem_stream *s) {
 }
 
 static void generate_stream(struct at_obs *o, const char *body, size_t len) {
-  struct gem_stream s = {.o = o, .vertex = is_vertex(o)};
+  struct gem_stream s = {.o = o, .vertex = is_vertex(o), .rep_tok = -1};
   jt_init(&s.jt);
   dynbuf_init(&s.last_usage, AT_SSE_EVENT_MAX);
   size_t i = 0;

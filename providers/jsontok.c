@@ -72,7 +72,7 @@ static size_t common_prefix(const char *a, const char *b, size_t n) {
  * none did, the open containers are those of the last checkpoint, and
  * their list is shared rather than copied (members of one object). */
 static inline void checkpoint(struct jt *j, size_t pos, const uint32_t *stack,
-                              int depth, int *moved) {
+                              int depth, int *moved, int peeked) {
   if (j->nck == JT_CKPT_MAX || depth > JT_CKPT_DEPTH)
     return;
   if (j->nck && j->ck[j->nck - 1].pos >= pos)
@@ -81,6 +81,7 @@ static inline void checkpoint(struct jt *j, size_t pos, const uint32_t *stack,
   c->pos = (uint32_t)pos;
   c->ntok = (uint32_t)j->n;
   c->depth = (uint8_t)depth;
+  c->peeked = (uint8_t)peeked;
   if (!*moved && j->nck > 1) {
     c->stack_at = c[-1].stack_at;
     return;
@@ -182,9 +183,9 @@ static void close_fresh(struct jt *j, uint32_t end) {
  * was at each of its checkpoints when it has made as many tokens with the
  * same open containers (same token indexes, same types): from there the
  * same bytes give the same tokens, shifted by the difference in position.
- * So at each value, when the bytes up to the previous parse's next
- * checkpoint (and the one at it, looked at to see whether a container is
- * empty) are those it had, its tokens for them are copied, and the
+ * So at each value, when the bytes up to a later checkpoint of the previous
+ * parse (and the one at it, when that parse looked at it to see whether an
+ * array is empty) are those it had, its tokens for them are copied, and the
  * containers it closed there are closed; when they are all the rest of
  * the text, the parse is done. Anything else is tokenized as usual. */
 
@@ -203,7 +204,7 @@ static const struct jt_tok *old_tok(const struct jt *j, uint32_t idx) {
  * copied, 1 when a run was (*i, stack and *depth now at its end), 2 when
  * the rest of the text was. */
 static int resync(struct jt *j, const char *s, size_t len, size_t *i,
-                  uint32_t *stack, int *depth) {
+                  uint32_t *stack, int *depth, int *peeked) {
   while (j->oc < j->nock && j->ock[j->oc].ntok < j->n)
     j->oc++;
   if (j->oc == j->nock || j->ock[j->oc].ntok != j->n)
@@ -215,15 +216,16 @@ static int resync(struct jt *j, const char *s, size_t len, size_t *i,
   for (int d = 0; d < *depth; d++)
     if (qs[d] != stack[d] || old_tok(j, qs[d])->type != j->t[stack[d]].type)
       return 0;
-  /* The run reaches the last of the previous checkpoints whose byte is
-   * still the same (q2), or the end when all the rest is. */
+  /* The run reaches the last of the previous checkpoints up to which the
+   * bytes are the same (q2; and its own byte too when the parse looked at
+   * it, right after a '['), or the end when all the rest is. */
   size_t rest = len - *i, old_rest = j->prev_len - q->pos;
   size_t same = common_prefix(s + *i, j->prev + q->pos,
                               rest < old_rest ? rest : old_rest);
   const struct jt_ckpt *q2 = NULL;
   if (same < rest || same < old_rest) {
     size_t m = j->oc + 1;
-    while (m < j->nock && j->ock[m].pos - q->pos < same)
+    while (m < j->nock && j->ock[m].pos - q->pos + j->ock[m].peeked <= same)
       m++;
     if (m == j->oc + 1)
       return 0;
@@ -270,11 +272,26 @@ static int resync(struct jt *j, const char *s, size_t len, size_t *i,
     j->t[stack[d]].next = next;
   }
   j->n = ntok;
+  /* The previous parse's checkpoints inside the run are this parse's too
+   * (the next one resumes and resyncs at them). */
+  size_t last = q2 ? (size_t)(q2 - j->ock) : j->nock;
+  for (size_t m = j->oc + 1; m < last && j->nck < JT_CKPT_MAX; m++) {
+    const struct jt_ckpt *o = &j->ock[m];
+    struct jt_ckpt *c = &j->ck[j->nck++];
+    *c = *o;
+    c->pos = o->pos + sh;
+    c->stack_at = (uint32_t)j->nckstack;
+    const uint32_t *os = old_stack(j, o);
+    for (int d = 0; d < o->depth; d++)
+      j->ckstack[j->nckstack + (size_t)d] = os[d];
+    j->nckstack += o->depth;
+  }
   if (!q2)
     return 2;
   for (int d = keep; d < q2->depth; d++)
     stack[d] = q2s[d];
   *depth = q2->depth;
+  *peeked = q2->peeked;
   *i += run;
   j->oc = (size_t)(q2 - j->ock);
   return 1;
@@ -463,7 +480,7 @@ static inline int close_top(struct jt *j, const uint32_t *stack, int *depth,
 
 static int tokenize(struct jt *j, const char *s, size_t len, int memo) {
   uint32_t stack[JT_MAX_DEPTH];
-  int depth = 0, idx, esc, moved = 1;
+  int depth = 0, idx, esc, moved = 1, peeked = 0;
   size_t i = 0;
   char c;
   j->s = s;
@@ -481,6 +498,7 @@ static int tokenize(struct jt *j, const char *s, size_t len, int memo) {
       for (int d = 0; d < depth; d++)
         stack[d] = j->ckstack[ck->stack_at + (size_t)d];
       moved = 0; /* the containers of the last checkpoint: ck's */
+      peeked = ck->peeked;
       j->nfresh = 0;
       j->fresh_from = ck->ntok;
     } else {
@@ -492,9 +510,9 @@ static int tokenize(struct jt *j, const char *s, size_t len, int memo) {
    * steps. */
 value:
   if (memo) {
-    checkpoint(j, i, stack, depth, &moved);
+    checkpoint(j, i, stack, depth, &moved, peeked);
     if (j->nock) {
-      int r = resync(j, s, len, &i, stack, &depth);
+      int r = resync(j, s, len, &i, stack, &depth, &peeked);
       if (r == 2)
         return 0;
       if (r == 1) {
@@ -524,6 +542,7 @@ value:
     }
     if (c == '{')
       goto key;
+    peeked = 1;
     goto value;
   case '"':
     esc = 0;
@@ -583,6 +602,7 @@ key:
   if (i >= len || s[i] != ':')
     return -1;
   i++;
+  peeked = 0;
   goto value;
 
 after:
@@ -600,6 +620,7 @@ after:
     i++;
     if (j->t[stack[depth - 1]].type == JT_OBJECT)
       goto key;
+    peeked = 0;
     goto value;
   }
   if (close_top(j, stack, &depth, c, i, &moved)) {
@@ -609,15 +630,171 @@ after:
   return -1;
 }
 
+/* ---- refill --------------------------------------------------------
+ *
+ * Once a stream settles, its events differ from one to the next in the
+ * same few values (a text, a count, a padding string): those the last
+ * parse read anew. When the new text is the previous one with just those
+ * scalars replaced by scalars of the same kind, its tokens are the
+ * previous ones with the replaced values re-read and every position after
+ * each replacement shifted: no tokenizing, no runs. Anything else (a value
+ * changed elsewhere, a different kind, a broken scalar) falls back to the
+ * memo. Replacing a scalar by another valid one of its kind, between the
+ * same bytes, keeps a valid text's structure, so the result is what a
+ * full parse gives. */
+
+/* After a parse: the template for the next one, when every token read
+ * anew is a scalar and there are few enough. */
+static void set_template(struct jt *j, int ok) {
+  j->have_tpl = 0;
+  j->ntpl = 0;
+  if (!ok || j->nfresh < 0)
+    return;
+  for (int f = 0; f < j->nfresh; f++)
+    for (uint32_t k = j->fresh[f][0]; k < j->fresh[f][1]; k++) {
+      uint8_t t = j->t[k].type;
+      if (t == JT_OBJECT || t == JT_ARRAY || j->ntpl == JT_TPL_MAX)
+        return;
+      j->tpl[j->ntpl++] = k;
+    }
+  j->have_tpl = 1;
+}
+
+/* Where position x of the previous text is in the new one: shifted by
+ * the growth of every replaced token ending at or before x. */
+static size_t moved_pos(const struct jt *j, const uint32_t *old_end,
+                        const int64_t *growth, size_t x) {
+  int64_t d = 0;
+  for (size_t h = 0; h < j->ntpl && old_end[h] <= x; h++)
+    d = growth[h];
+  return (size_t)((int64_t)x + d);
+}
+
+static int refill(struct jt *j, const char *s, size_t len) {
+  uint32_t new_start[JT_TPL_MAX], new_end[JT_TPL_MAX], old_end[JT_TPL_MAX];
+  uint8_t esc_of[JT_TPL_MAX], changed[JT_TPL_MAX];
+  int64_t growth[JT_TPL_MAX]; /* total shift after hole h */
+  size_t po = 0, pn = 0;
+  if (len >= UINT32_MAX)
+    return 0;
+  for (size_t h = 0; h < j->ntpl; h++) {
+    const struct jt_tok *o = &j->t[j->tpl[h]];
+    size_t lit = o->start - po;
+    if (pn + lit > len || memcmp(s + pn, j->prev + po, lit) != 0)
+      return 0;
+    pn += lit;
+    size_t k = pn;
+    int esc = 0;
+    if (o->type == JT_STRING) {
+      if (k >= len || s[k] != '"' || scan_string(s, len, &k, &esc) != 0)
+        return 0;
+    } else if (o->type == JT_NUMBER) {
+      if (scan_number(s, len, &k) != 0)
+        return 0;
+    } else { /* true, false, null: the same word or nothing */
+      size_t n = o->end - o->start;
+      if (pn + n > len || memcmp(s + pn, j->prev + o->start, n) != 0)
+        return 0;
+      k = pn + n;
+    }
+    changed[h] = k - pn != o->end - o->start ||
+                 memcmp(s + pn, j->prev + o->start, k - pn) != 0;
+    new_start[h] = (uint32_t)pn;
+    new_end[h] = (uint32_t)k;
+    old_end[h] = o->end;
+    esc_of[h] = (uint8_t)esc;
+    growth[h] = (int64_t)k - (int64_t)o->end;
+    pn = k;
+    po = o->end;
+  }
+  if (len - pn != j->prev_len - po ||
+      memcmp(s + pn, j->prev + po, len - pn) != 0)
+    return 0;
+  /* The text is the previous one with the holes refilled. Tokens and
+   * checkpoints come in order of position: the shift at a start grows as
+   * holes are passed; a container's end looks it up. */
+  size_t h = 0, past = 0, i = 0;
+  int64_t shift = 0;
+  if (j->ntpl) {
+    /* before the first hole only the containers around it change */
+    uint32_t first_at = new_start[0]; /* == its old start: bytes before agree */
+    for (; i < j->tpl[0]; i++)
+      if (j->t[i].end > first_at)
+        j->t[i].end =
+            (uint32_t)moved_pos(j, old_end, growth, j->t[i].end - 1) + 1;
+  } else {
+    i = j->prev_n; /* the same text */
+  }
+  for (; i < j->prev_n; i++) {
+    struct jt_tok *t = &j->t[i];
+    if (h < j->ntpl && j->tpl[h] == i) {
+      t->start = new_start[h];
+      t->end = new_end[h];
+      t->escaped = esc_of[h];
+      h++;
+      continue;
+    }
+    while (past < j->ntpl && old_end[past] <= t->start)
+      shift = growth[past++];
+    uint32_t start = (uint32_t)((int64_t)t->start + shift);
+    if (t->type == JT_OBJECT || t->type == JT_ARRAY)
+      t->end = (uint32_t)moved_pos(j, old_end, growth, t->end - 1) + 1;
+    else
+      t->end = start + (t->end - t->start);
+    t->start = start;
+  }
+  past = 0;
+  shift = 0;
+  for (size_t c = 0; c < j->nck; c++) {
+    while (past < j->ntpl && old_end[past] <= j->ck[c].pos)
+      shift = growth[past++];
+    j->ck[c].pos = (uint32_t)((int64_t)j->ck[c].pos + shift);
+  }
+  j->s = s;
+  j->len = len;
+  j->n = j->prev_n;
+  /* What was read anew: the holes whose bytes changed, as ranges. They
+   * are the next template too: a hole that kept its bytes is dropped, so
+   * that the template comes down to the values that do vary. */
+  size_t kept = 0;
+  j->nfresh = 0;
+  for (size_t k = 0; k < j->ntpl; k++) {
+    if (!changed[k])
+      continue;
+    uint32_t t = j->tpl[k];
+    j->tpl[kept++] = t;
+    if (j->nfresh < 0)
+      continue;
+    if (j->nfresh && j->fresh[j->nfresh - 1][1] == t) {
+      j->fresh[j->nfresh - 1][1]++;
+    } else if (j->nfresh == JT_FRESH_MAX) {
+      j->nfresh = -1;
+    } else {
+      j->fresh[j->nfresh][0] = t;
+      j->fresh[j->nfresh][1] = t + 1;
+      j->nfresh++;
+    }
+  }
+  j->ntpl = kept;
+  return 1;
+}
+
 int jt_parse(struct jt *j, const char *s, size_t len) {
   /* The memo starts with a jt's second text: one-shot parses skip it. */
   int memo = j->parses++ > 0 && s && len <= JT_MEMO_MAX;
+  if (memo && j->prev_ok && j->have_tpl && refill(j, s, len)) {
+    remember(j, s, len, 1);
+    return 0;
+  }
   int r = tokenize(j, s, len, memo);
   if (memo) {
     remember(j, s, len, r == 0);
     j->prev_n = j->n;
-  } else
+    set_template(j, r == 0);
+  } else {
     j->prev_ok = 0;
+    j->have_tpl = 0;
+  }
   return r;
 }
 
@@ -721,6 +898,57 @@ void jt_pick(const struct jt *j, int obj, const struct jt_key *keys,
       }
     }
   }
+}
+
+/* keys[i] for member name token k, -1 for none, -2 for an escaped name
+ * (not compared: taken for read). */
+static int key_of(const struct jt *j, uint32_t k, const struct jt_key *keys,
+                  size_t nkeys) {
+  const struct jt_tok *t = &j->t[k];
+  if (t->escaped)
+    return -2;
+  const char *raw = j->s + t->start + 1;
+  size_t n = t->end - t->start - 2;
+  uint64_t ms = name_sig(j, raw, n);
+  for (size_t i = 0; i < nkeys; i++)
+    if (keys[i].sig == ms && (n <= 8 || same(raw + 8, keys[i].name + 8, n - 8)))
+      return (int)i;
+  return -1;
+}
+
+int jt_repeats(const struct jt *j, int tok, int obj, const struct jt_key *keys,
+               size_t nkeys, unsigned allow, unsigned *touched) {
+  if (touched)
+    *touched = 0;
+  int nf = j->nfresh;
+  if (nf < 0 || jt_type(j, obj) != JT_OBJECT)
+    return 0;
+  uint32_t end = j->t[obj].next;
+  for (int f = 0; f < nf; f++) {
+    uint32_t a = j->fresh[f][0], b = j->fresh[f][1];
+    if (tok >= 0 && a == (uint32_t)tok && b == a + 1)
+      continue;
+    int ok = 0;
+    for (uint32_t k = (uint32_t)obj + 1; k < end; k = j->t[k + 1].next) {
+      uint32_t v = k + 1;
+      if (a < v)
+        break; /* the range begins at a member name or before */
+      if (b > j->t[v].next)
+        continue;
+      int which = key_of(j, k, keys, nkeys);
+      if (which == -1) {
+        ok = 1;
+      } else if (which >= 0 && which < 32 && ((allow >> which) & 1)) {
+        ok = 1;
+        if (touched)
+          *touched |= 1u << which;
+      }
+      break;
+    }
+    if (!ok)
+      return 0;
+  }
+  return 1;
 }
 
 int jt_first(const struct jt *j, int arr) {

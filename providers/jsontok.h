@@ -42,10 +42,12 @@ struct jt_tok {
 struct jt_ckpt {
   uint32_t pos, ntok, stack_at;
   uint8_t depth;
+  uint8_t peeked; /* reached from '[': the byte at pos was looked at */
 };
 
 #define JT_CKPT_MAX 32
 #define JT_FRESH_MAX 4
+#define JT_TPL_MAX 16
 
 struct jt {
   const char *s;
@@ -75,6 +77,11 @@ struct jt {
   size_t nock, oc;
   uint32_t ockstack[JT_CKPT_MAX * 8];
   size_t okeep; /* ckstack entries below this are the previous parse's */
+  /* Template (jsontok.c, refill): the scalar tokens the last parse read
+   * anew, which the next text may change while keeping every other byte. */
+  uint32_t tpl[JT_TPL_MAX];
+  size_t ntpl;
+  int have_tpl;
   /* What the last parse read anew (jt_fresh). */
   int nfresh; /* -1: not known */
   uint32_t fresh[JT_FRESH_MAX][2];
@@ -135,6 +142,16 @@ struct jt_key {
   }
 void jt_pick(const struct jt *j, int obj, const struct jt_key *keys,
              size_t nkeys, int *out);
+
+/* For a stream parser whose last event did nothing but add text token
+ * `tok` (or -1): 1 when this parse (successful) read nothing anew but
+ * `tok` itself and values of members of object `obj` that the parser does
+ * not read (names not among keys[]), or reads only in a way it can redo
+ * (keys[i] with bit i of `allow` set: *touched, when not NULL, gets the
+ * bits of those whose values changed). 0 otherwise, or when not known:
+ * the event must then be read in full. */
+int jt_repeats(const struct jt *j, int tok, int obj, const struct jt_key *keys,
+               size_t nkeys, unsigned allow, unsigned *touched);
 
 /* Children: the first element of an array token (-1 when empty or not an
  * array), and the element after `el` within array `arr` (-1 at the end). */

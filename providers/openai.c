@@ -720,29 +720,6 @@ static void stream_error(struct at_obs *o, const cJSON *root) {
   at_obs_json_error(o, root);
 }
 
-/* Is member key token k of the root one of root_keys? Escaped names are
- * taken for wanted (the slow path decides). */
-static int wanted_at_root(const struct jt *j, int k) {
-  if (j->t[k].escaped)
-    return 1;
-  const char *name = j->s + j->t[k].start + 1;
-  size_t n = j->t[k].end - j->t[k].start - 2;
-  for (size_t i = 0; i < R_N; i++)
-    if (root_keys[i].len == n && !memcmp(root_keys[i].name, name, n))
-      return 1;
-  return 0;
-}
-
-/* Tokens [a, b) lie inside the value of a root member no key of ours
- * reads ("obfuscation", "created", ...). */
-static int unread_at_root(const struct jt *j, uint32_t a, uint32_t b) {
-  uint32_t end = j->t[0].next;
-  for (uint32_t k = 1; k < end; k = j->t[k + 1].next)
-    if (a >= k + 1 && b <= j->t[k + 1].next)
-      return !wanted_at_root(j, (int)k);
-  return 0;
-}
-
 /* Most chunks of a stream are the one before with another piece of text
  * (and another "obfuscation" string): when the tokenizer says the event
  * differs from the last only in the last event's text token and in values
@@ -750,16 +727,10 @@ static int unread_at_root(const struct jt *j, uint32_t a, uint32_t b) {
  * adds its own text the same way, without reading the rest again. */
 static int repeat_event(struct chat_stream *s, size_t offset) {
   const struct jt *j = &s->jt;
-  int nf = jt_fresh(j), tok = s->rep_tok;
-  if (nf < 0 || jt_type(j, tok) != JT_STRING)
+  int tok = s->rep_tok;
+  if (jt_type(j, tok) != JT_STRING ||
+      !jt_repeats(j, tok, 0, root_keys, R_N, 0, NULL))
     return 0;
-  for (int f = 0; f < nf; f++) {
-    uint32_t a = j->fresh[f][0], b = j->fresh[f][1];
-    if (a == (uint32_t)tok && b == a + 1)
-      continue;
-    if (!unread_at_root(j, a, b))
-      return 0;
-  }
   struct choice_acc *c = &s->choices[s->rep_choice];
   if (append(j, tok, &c->content))
     at_obs_first_output(s->o, offset);

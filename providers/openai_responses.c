@@ -1,6 +1,7 @@
 /* openai_responses: the Responses API (/v1/responses), plain and streamed.
  * Input items and output items both become messages; the answer is one
  * assistant message whose parts follow the output items in order. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -320,16 +321,29 @@ struct resp_stream {
   struct jt jt;   /* the event being read, tokens reused */
   cJSON *final;   /* response of completed / incomplete / failed */
   cJSON *started; /* response of response.created (id, model) */
-  struct item_acc items[MAX_ITEMS];
   size_t nitems; /* highest output_index + 1 seen */
   size_t events;
   int bad_events;
+  /* Repeats: when the last event was a delta that added text token
+   * rep_tok to rep_to, and the next differs from it only there and in
+   * members nothing reads (sequence_number, obfuscation, ...), that next
+   * one adds its own text the same way without being read again. */
+  int rep_tok;
+  struct dynbuf *rep_to;
+  /* last: set up one by one as used (item_index), not zeroed up front */
+  struct item_acc items[MAX_ITEMS];
 };
+
+/* The members a delta event is read by. */
+static const struct jt_key delta_keys[] = {
+    JT_KEY("type"), JT_KEY("output_index"), JT_KEY("delta")};
 
 /* The accumulator for output item i (< MAX_ITEMS), created on demand. */
 static struct item_acc *item_index(struct resp_stream *s, size_t i) {
   while (s->nitems <= i) {
     struct item_acc *a = &s->items[s->nitems++];
+    a->item = NULL;
+    a->done = 0;
     dynbuf_init(&a->text, AT_ASSEMBLED_MAX);
     dynbuf_init(&a->args, AT_ASSEMBLED_MAX);
     dynbuf_init(&a->reasoning, AT_ASSEMBLED_MAX);
@@ -380,8 +394,13 @@ static void item_delta(struct resp_stream *s, const char *type, size_t offset) {
            !strcmp(type, "response.reasoning_text.delta"))
     to = &a->reasoning;
   /* audio, code interpreter, ...: not output we keep */
-  if (to && jt_str(j, JT_GET(j, 0, "delta"), to) > 0)
+  int delta = JT_GET(j, 0, "delta");
+  if (to && jt_str(j, delta, to) > 0)
     at_obs_first_output(s->o, offset);
+  if (to && jt_type(j, delta) == JT_STRING) {
+    s->rep_tok = delta;
+    s->rep_to = to;
+  }
 }
 
 static int responses_event(const struct at_sse_event *e, void *arg) {
@@ -389,6 +408,14 @@ static int responses_event(const struct at_sse_event *e, void *arg) {
   struct at_obs *o = s->o;
   s->events++;
   int r = jt_parse(&s->jt, e->data, e->data_len);
+  if (r == 0 && s->rep_tok >= 0 && jt_type(&s->jt, s->rep_tok) == JT_STRING &&
+      jt_repeats(&s->jt, s->rep_tok, 0, delta_keys,
+                 sizeof delta_keys / sizeof *delta_keys, 0, NULL)) {
+    if (jt_str(&s->jt, s->rep_tok, s->rep_to) > 0)
+      at_obs_first_output(o, e->end_offset);
+    return 0;
+  }
+  s->rep_tok = -1;
   char tbuf[96];
   const char *t =
       r == 0 ? jt_strbuf(&s->jt, JT_GET(&s->jt, 0, "type"), tbuf, sizeof tbuf)
@@ -495,12 +522,14 @@ static cJSON *partial_items(struct resp_stream *s) {
 }
 
 static void responses_sse(struct at_obs *o, const char *body, size_t len) {
-  struct resp_stream *s = calloc(1, sizeof(*s));
+  struct resp_stream *s = malloc(sizeof(*s));
   if (!s) {
     o->oom = 1;
     return;
   }
+  memset(s, 0, offsetof(struct resp_stream, items));
   s->o = o;
+  s->rep_tok = -1;
   jt_init(&s->jt);
   struct at_sse sse;
   at_sse_parse(&sse, body, len, AT_SSE_EVENT_MAX, responses_event, s);

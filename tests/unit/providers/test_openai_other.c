@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/dynbuf.h"
 #include "helpers.h"
 
 Test(openai_completions, plain) {
@@ -325,4 +326,114 @@ Test(openai_embeddings, long_vectors_and_token_arrays) {
   cr_expect_eq(jnum(r, "output.count"), 3);
   cr_expect_eq(jnum(r, "output.dimensions"), 256);
   cJSON_Delete(r);
+}
+
+/* A cut Responses stream made at random (text, arguments and reasoning
+ * deltas of three items interleaved, a chunk now and then sent twice, a
+ * new sequence_number and obfuscation string every time, logprobs there or
+ * not): whether an event is read in full or taken for a repeat of the one
+ * before (openai_responses.c, rep_tok), each item is rebuilt from exactly
+ * the deltas sent. */
+static unsigned rr_next(unsigned *seed) {
+  *seed = *seed * 1103515245u + 12345u;
+  return *seed >> 16;
+}
+
+Test(openai_responses, stream_random_deltas_rebuilt_exactly) {
+  static const char *const types[] = {"response.output_text.delta",
+                                      "response.function_call_arguments.delta",
+                                      "response.reasoning_summary_text.delta"};
+  static const char *const items[] = {
+      "{\"id\":\"msg_r\",\"type\":\"message\",\"role\":\"assistant\","
+      "\"content\":[]}",
+      "{\"id\":\"fc_r\",\"type\":\"function_call\",\"call_id\":\"call_r\","
+      "\"name\":\"look\",\"arguments\":\"\"}",
+      "{\"id\":\"rs_r\",\"type\":\"reasoning\",\"summary\":[]}"};
+  for (unsigned round = 0; round < 200; round++) {
+    unsigned seed = 77 + round;
+    struct dynbuf body, want[3];
+    dynbuf_init(&body, 1 << 20);
+    for (int i = 0; i < 3; i++)
+      dynbuf_init(&want[i], 1 << 20);
+    char ev[512];
+    int seq = 0;
+    snprintf(ev, sizeof ev,
+             "data: {\"type\":\"response.created\",\"sequence_number\":%d,"
+             "\"response\":{\"id\":\"resp_r\",\"model\":\"gpt-5\",\"output\":"
+             "[]}}\n\n",
+             seq++);
+    dynbuf_addstr(&body, ev);
+    for (int i = 0; i < 3; i++) {
+      snprintf(ev, sizeof ev,
+               "data: {\"type\":\"response.output_item.added\","
+               "\"sequence_number\":%d,\"output_index\":%d,\"item\":%s}\n\n",
+               seq++, i, items[i]);
+      dynbuf_addstr(&body, ev);
+    }
+    int item = 0;
+    char piece[8] = "ab";
+    for (int e = 0; e < 50; e++) {
+      unsigned k = rr_next(&seed) % 100;
+      if (k < 20)
+        item = (int)(rr_next(&seed) % 3);
+      if (k >= 20 && k < 85) { /* a new piece; else the last one again */
+        size_t n = rr_next(&seed) % 6;
+        for (size_t i = 0; i < n; i++)
+          piece[i] = (char)('a' + rr_next(&seed) % 26);
+        piece[n] = '\0';
+      }
+      char obf[16];
+      size_t n = rr_next(&seed) % 12;
+      for (size_t i = 0; i < n; i++)
+        obf[i] = (char)('A' + rr_next(&seed) % 26);
+      obf[n] = '\0';
+      snprintf(ev, sizeof ev,
+               "data: {\"type\":\"%s\",\"sequence_number\":%d,\"item_id\":"
+               "\"it\",\"output_index\":%d,\"content_index\":0,\"delta\":"
+               "\"%s\"%s,\"obfuscation\":\"%s\"}\n\n",
+               types[item], seq++, item, piece,
+               rr_next(&seed) % 4 ? ",\"logprobs\":[]" : "", obf);
+      dynbuf_addstr(&body, ev);
+      dynbuf_addstr(&want[item], piece);
+    }
+    struct at_exchange ex = fx_exchange(
+        RESP_URL, "{\"model\":\"gpt-5\",\"input\":\"x\"}", body.ptr, 200,
+        "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n");
+    cJSON *r = fx_parse(&ex);
+    cr_assert_str_eq(jstr(r, "metadata.parse_error"),
+                     "stream ended before response.completed", "round %u",
+                     round);
+    int seen[3] = {0, 0, 0};
+    const cJSON *m;
+    cJSON_ArrayForEach(m, jget(r, "output")) {
+      const cJSON *p;
+      cJSON_ArrayForEach(p, jget(m, "parts")) {
+        const char *type = jstr(p, "type");
+        if (!strcmp(type, "text")) {
+          seen[0] = 1;
+          cr_assert_str_eq(jstr(p, "content"), want[0].ptr ? want[0].ptr : "",
+                           "round %u", round);
+        } else if (!strcmp(type, "tool_call")) {
+          seen[1] = 1;
+          const char *args = jstr(p, "arguments");
+          const char *w = want[1].ptr ? want[1].ptr : "";
+          cr_assert(args && !strcmp(args, w), "round %u: %s vs %s", round,
+                    args ? args : "(not a string)", w);
+        } else if (!strcmp(type, "reasoning")) {
+          seen[2] = 1;
+          cr_assert_str_eq(jstr(p, "content"), want[2].ptr ? want[2].ptr : "",
+                           "round %u", round);
+        }
+      }
+    }
+    /* the call item is there from output_item.added on; text and
+     * reasoning parts only with text */
+    cr_assert(seen[1], "round %u", round);
+    cr_assert_eq(seen[0], want[0].len > 0, "round %u", round);
+    cr_assert_eq(seen[2], want[2].len > 0, "round %u", round);
+    cJSON_Delete(r);
+    dynbuf_free(&body);
+    for (int i = 0; i < 3; i++)
+      dynbuf_free(&want[i]);
+  }
 }
