@@ -321,7 +321,7 @@ struct resp_stream {
   struct jt jt;   /* the event being read, tokens reused */
   cJSON *final;   /* response of completed / incomplete / failed */
   cJSON *started; /* response of response.created (id, model) */
-  size_t nitems; /* highest output_index + 1 seen */
+  size_t nitems;  /* highest output_index + 1 seen */
   size_t events;
   int bad_events;
   /* Repeats: when the last event was a delta that added text token
