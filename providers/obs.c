@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_cs.h"
 #include "json_util.h"
 
 #define STATUS_TEXT_MAX 500
@@ -130,7 +131,7 @@ void at_obs_usage(struct at_obs *o, const cJSON *obj, const char *key,
 
 void at_obs_param(struct at_obs *o, const cJSON *req, const char *key) {
   const cJSON *v = at_json_get(req, key);
-  if (v && at_json_add_copy(o->params, key, v) != 0)
+  if (v && !at_cs_add(o->params, key, cJSON_Duplicate(v, 1)))
     o->oom = 1;
 }
 
@@ -177,7 +178,7 @@ void at_obs_first_output(struct at_obs *o, size_t offset) {
 void at_obs_finish(struct at_obs *o, cJSON *msg, const char *reason) {
   if (!reason)
     return;
-  if (msg && !cJSON_AddStringToObject(msg, "finish_reason", reason))
+  if (msg && !at_cs_str(msg, "finish_reason", reason))
     o->oom = 1;
   at_obs_finish_reason(o, reason);
 }
