@@ -35,8 +35,17 @@ static uint64_t word_needs_escape(uint64_t w) {
   return (ctl | zq | zb) & HIGHS;
 }
 
+/* 1 for the bytes JSON escapes: controls (NUL too), '"' and '\\'. */
+/* clang-format off */
+static const unsigned char escaped[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x00 - 0x0F */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x10 - 0x1F */
+    ['"'] = 1, ['\\'] = 1,
+};
+/* clang-format on */
+
 static int needs_escape(unsigned char c) {
-  return c < 0x20 || c == '"' || c == '\\';
+  return escaped[c];
 }
 
 /* Length of the leading run of s[0..n) that needs no escaping: sixteen
@@ -83,9 +92,26 @@ static inline int put(struct dynbuf *b, const char *p, size_t n) {
 static int put_string(struct dynbuf *b, const char *s) {
   if (!s)
     return put(b, "\"\"", 2);
+  /* Keys and most values are short: copied in the same pass that finds
+   * their end, when they fit in 16 bytes and need no escape (otherwise
+   * the bytes written here are simply written again below). */
+  if (b->ptr && b->cap - b->len > 20) {
+    char *o = b->ptr + b->len;
+    o[0] = '"';
+    size_t i = 0;
+    while (i < 16 && !escaped[(unsigned char)s[i]]) {
+      o[i + 1] = s[i];
+      i++;
+    }
+    if (i < 16 && s[i] == '\0') {
+      o[i + 1] = '"';
+      b->len += i + 2;
+      return 0;
+    }
+  }
   size_t n = strlen(s);
   /* Most strings need no escape: one reservation, one copy. */
-  if (dynbuf_reserve(b, n + 2) < 0)
+  if (!(b->ptr && b->len + n + 3 <= b->cap) && dynbuf_reserve(b, n + 2) < 0)
     return -1;
   if (put(b, "\"", 1))
     return -1;
