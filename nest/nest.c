@@ -171,7 +171,8 @@ static void set_strs(cJSON *rec, const char *const *k, const char *const *v,
   for (cJSON *c = rec ? rec->child : NULL, *next; c; c = next) {
     next = c->next;
     for (unsigned i = 0; c->string && i < n; i++) {
-      if (!(seen & 1u << i) && strcmp(c->string, k[i]) == 0) {
+      if (!(seen & 1u << i) && c->string[0] == k[i][0] &&
+          strcmp(c->string, k[i]) == 0) {
         seen |= 1u << i;
         cJSON_Delete(cJSON_DetachItemViaPointer(rec, c));
         break;

@@ -135,7 +135,8 @@ static void remove_stamped(cJSON *rec) {
   while (c) {
     cJSON *next = c->next;
     for (unsigned i = 0; c->string && i < n; i++) {
-      if (!(seen & 1u << i) && strcmp(c->string, stamped[i]) == 0) {
+      if (!(seen & 1u << i) && c->string[0] == stamped[i][0] &&
+          strcmp(c->string, stamped[i]) == 0) {
         seen |= 1u << i;
         cJSON_Delete(cJSON_DetachItemViaPointer(rec, c));
         break;
