@@ -135,11 +135,6 @@ static const char *jstr(const cJSON *o, const char *k) {
   return cJSON_IsString(v) && v->valuestring ? v->valuestring : NULL;
 }
 
-static int64_t jns(const cJSON *o, const char *k) {
-  const char *s = jstr(o, k);
-  return s ? strtoll(s, NULL, 10) : 0;
-}
-
 /* Members are added under their literal keys without copying them
  * (cJSON_AddItemToObjectCS: the node points at the key), which saves a
  * malloc and a free per member. Every k below is a string literal. */
@@ -898,11 +893,10 @@ static int is_chat(const struct call *c) {
 }
 
 /* Session ids some clients put on the wire (lowercase header names). */
-static const char *wire_session(const cJSON *rec) {
+static const char *wire_session(const cJSON *http) {
   static const char *const hdrs[] = {"x-claude-code-session-id", "session_id",
                                      "session-id", "x-session-id"};
-  const cJSON *h = cJSON_GetObjectItemCaseSensitive(
-      cJSON_GetObjectItemCaseSensitive(rec, "http"), "request_headers");
+  const cJSON *h = cJSON_GetObjectItemCaseSensitive(http, "request_headers");
   for (size_t i = 0; i < sizeof hdrs / sizeof *hdrs; i++) {
     const char *v = jstr(h, hdrs[i]);
     if (v && v[0] && strcmp(v, "[REDACTED]") != 0)
@@ -911,23 +905,60 @@ static const char *wire_session(const cJSON *rec) {
   return NULL;
 }
 
+/* The string value of v, or NULL (jstr for a member already found). */
+static const char *vstr(const cJSON *v) {
+  return cJSON_IsString(v) && v->valuestring ? v->valuestring : NULL;
+}
+
+static int64_t vns(const cJSON *v) {
+  const char *s = vstr(v);
+  return s ? strtoll(s, NULL, 10) : 0;
+}
+
+/* What the engine reads of a call's record, found in one walk over its
+ * members (some thirty: a lookup per name walked most of them each time).
+ * Like cJSON's lookup, the first member of a name counts and the walk
+ * stops at a member without a name. */
+enum {
+  F_TYPE,
+  F_START,
+  F_END,
+  F_INPUT,
+  F_OUTPUT,
+  F_LEVEL,
+  F_RESP,
+  F_META,
+  F_HTTP,
+  F_N
+};
+static const char *const call_fields[F_N] = {
+    "type",  "start_ns",    "end_ns",   "input", "output",
+    "level", "response_id", "metadata", "http"};
+
 static void call_read(struct call *c, cJSON *rec) {
   memset(c, 0, sizeof *c);
   c->rec = rec;
-  c->type = jstr(rec, "type");
-  c->start_ns = jns(rec, "start_ns");
-  c->end_ns = jns(rec, "end_ns");
+  const cJSON *f[F_N] = {0};
+  for (const cJSON *m = rec ? rec->child : NULL; m && m->string; m = m->next)
+    for (unsigned i = 0; i < F_N; i++)
+      if (!f[i] && m->string[0] == call_fields[i][0] &&
+          strcmp(m->string, call_fields[i]) == 0) {
+        f[i] = m;
+        break;
+      }
+  c->type = vstr(f[F_TYPE]);
+  c->start_ns = vns(f[F_START]);
+  c->end_ns = vns(f[F_END]);
   if (c->end_ns < c->start_ns)
     c->end_ns = c->start_ns;
-  c->input = cJSON_GetObjectItemCaseSensitive(rec, "input");
-  c->output = cJSON_GetObjectItemCaseSensitive(rec, "output");
-  const char *level = jstr(rec, "level");
+  c->input = f[F_INPUT];
+  c->output = f[F_OUTPUT];
+  const char *level = vstr(f[F_LEVEL]);
   c->failed = (level && strcmp(level, "ERROR") == 0) ||
               !cJSON_IsArray(c->output) || cJSON_GetArraySize(c->output) == 0;
-  c->response_id = jstr(rec, "response_id");
-  c->prev_response_id = jstr(cJSON_GetObjectItemCaseSensitive(rec, "metadata"),
-                             "previous_response_id");
-  c->wire_session = wire_session(rec);
+  c->response_id = vstr(f[F_RESP]);
+  c->prev_response_id = jstr(f[F_META], "previous_response_id");
+  c->wire_session = wire_session(f[F_HTTP]);
 }
 
 /* Write the call's record: ids, trace-level fields, aggregates. */
