@@ -135,20 +135,69 @@ static const char *jstr(const cJSON *o, const char *k) {
   return cJSON_IsString(v) && v->valuestring ? v->valuestring : NULL;
 }
 
-static int64_t jns(const cJSON *o, const char *k) {
-  const char *s = jstr(o, k);
-  return s ? strtoll(s, NULL, 10) : 0;
+/* Members are added under their literal keys without copying them
+ * (cJSON_AddItemToObjectCS: the node points at the key), which saves a
+ * malloc and a free per member. Every k below is a string literal. */
+static cJSON *add_cs(cJSON *obj, const char *k, cJSON *item) {
+  if (item && !cJSON_AddItemToObjectCS(obj, k, item)) {
+    cJSON_Delete(item);
+    return NULL;
+  }
+  return item;
 }
 
+static void add_str(cJSON *obj, const char *k, const char *v) {
+  add_cs(obj, k, cJSON_CreateString(v));
+}
+
+/* Replace member k: removed, then (when v is not empty) added last. */
 static void set_str(cJSON *rec, const char *k, const char *v) {
   cJSON_DeleteItemFromObjectCaseSensitive(rec, k);
   if (v && v[0])
-    cJSON_AddStringToObject(rec, k, v);
+    add_str(rec, k, v);
+}
+
+/* set_str of n distinct keys at once, in one walk over rec: the same
+ * result as n set_str calls in order (each removes the first member of
+ * its name and appends), without a lookup per key. */
+static void set_strs(cJSON *rec, const char *const *k, const char *const *v,
+                     unsigned n) {
+  unsigned seen = 0;
+  for (cJSON *c = rec ? rec->child : NULL, *next; c; c = next) {
+    next = c->next;
+    for (unsigned i = 0; c->string && i < n; i++) {
+      if (!(seen & 1u << i) && c->string[0] == k[i][0] &&
+          strcmp(c->string, k[i]) == 0) {
+        seen |= 1u << i;
+        cJSON_Delete(cJSON_DetachItemViaPointer(rec, c));
+        break;
+      }
+    }
+  }
+  for (unsigned i = 0; i < n; i++)
+    if (v[i] && v[i][0])
+      add_str(rec, k[i], v[i]);
+}
+
+/* Decimal text of ns, as "%lld" prints it (without stdio's cost). */
+static void ns_text(char buf[24], int64_t ns) {
+  char tmp[24];
+  size_t k = 0, n = 0;
+  uint64_t u = ns < 0 ? 0 - (uint64_t)ns : (uint64_t)ns;
+  do {
+    tmp[k++] = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  if (ns < 0)
+    buf[n++] = '-';
+  while (k)
+    buf[n++] = tmp[--k];
+  buf[n] = '\0';
 }
 
 static void set_ns(cJSON *rec, const char *k, int64_t ns) {
   char buf[24];
-  snprintf(buf, sizeof buf, "%lld", (long long)ns);
+  ns_text(buf, ns);
   set_str(rec, k, buf);
 }
 
@@ -156,7 +205,7 @@ static cJSON *meta_of(cJSON *rec) {
   cJSON *m = cJSON_GetObjectItemCaseSensitive(rec, "metadata");
   if (!cJSON_IsObject(m)) {
     cJSON_DeleteItemFromObjectCaseSensitive(rec, "metadata");
-    m = cJSON_AddObjectToObject(rec, "metadata");
+    m = add_cs(rec, "metadata", cJSON_CreateObject());
   }
   return m;
 }
@@ -229,21 +278,21 @@ static void agg_write(const struct agg *a, cJSON *rec) {
     cJSON *in = cJSON_CreateArray();
     cJSON_AddItemToArray(in, cJSON_Duplicate(a->first_input, 1));
     cJSON_DeleteItemFromObjectCaseSensitive(rec, "input");
-    cJSON_AddItemToObject(rec, "input", in);
+    add_cs(rec, "input", in);
   }
   if (a->last_output) {
     cJSON_DeleteItemFromObjectCaseSensitive(rec, "output");
-    cJSON_AddItemToObject(rec, "output", cJSON_Duplicate(a->last_output, 1));
+    add_cs(rec, "output", cJSON_Duplicate(a->last_output, 1));
   }
   cJSON *m = meta_of(rec);
   if (!m)
     return;
-  cJSON_AddNumberToObject(m, "generations", (double)a->generations);
-  cJSON_AddNumberToObject(m, "input_tokens", (double)a->in);
-  cJSON_AddNumberToObject(m, "output_tokens", (double)a->out);
-  cJSON_AddNumberToObject(m, "total_tokens", (double)a->total);
+  add_cs(m, "generations", cJSON_CreateNumber((double)a->generations));
+  add_cs(m, "input_tokens", cJSON_CreateNumber((double)a->in));
+  add_cs(m, "output_tokens", cJSON_CreateNumber((double)a->out));
+  add_cs(m, "total_tokens", cJSON_CreateNumber((double)a->total));
   if (a->have_cost)
-    cJSON_AddNumberToObject(m, "cost_usd", a->cost);
+    add_cs(m, "cost_usd", cJSON_CreateNumber(a->cost));
 }
 
 static void agg_free(struct agg *a) {
@@ -342,7 +391,7 @@ static struct nobs *obs_open(struct nest *n, int kind, struct ntrace *t,
   if (operation)
     set_str(rec, "operation", operation);
   if (input)
-    cJSON_AddItemToObject(rec, "input", input);
+    add_cs(rec, "input", input);
   if (!n->o.explicit_session && t->session[0])
     set_str(rec, "session_id", t->session);
   if (t->name[0])
@@ -405,15 +454,26 @@ static void obs_close(struct nest *n, struct nobs *o, int64_t hint) {
     end = o->start_ns;
   cJSON *rec = o->rec;
   set_ns(rec, "end_ns", end);
-  set_str(rec, "level", jstr(rec, "level") ? jstr(rec, "level") : "DEFAULT");
+  /* The level moves last, "DEFAULT" when there is none. Its node is moved,
+   * not copied: a set_str with its own text would free that text before
+   * copying it. */
+  cJSON *level = cJSON_DetachItemFromObjectCaseSensitive(rec, "level");
+  if (cJSON_IsString(level) && level->valuestring) {
+    if (level->valuestring[0])
+      cJSON_AddItemToObjectCS(rec, "level", level);
+    else
+      cJSON_Delete(level);
+  } else {
+    cJSON_Delete(level);
+    add_str(rec, "level", "DEFAULT");
+  }
   struct ntrace *t = trace_get(n, o->trace);
   if (o->kind == K_ROOT || o->kind == K_AGENT)
     agg_write(&o->agg, rec);
   if (o->kind == K_TOOL && !o->resolved) {
     cJSON *m = meta_of(rec);
     if (m)
-      cJSON_AddStringToObject(m, "tool_result",
-                              "none seen: the conversation did not continue");
+      add_str(m, "tool_result", "none seen: the conversation did not continue");
   }
   if (t && !n->o.explicit_session && t->session[0])
     set_str(rec, "session_id", t->session);
@@ -693,10 +753,10 @@ static const char *path_step(struct nest *n, struct nthread *th,
       break;
     cJSON *m = meta_of(o->rec);
     if (m) {
-      cJSON_AddStringToObject(m, "function", steps[i]);
+      add_str(m, "function", steps[i]);
       if (mods[i] && mods[i][0]) {
         const char *b = strrchr(mods[i], '/');
-        cJSON_AddStringToObject(m, "module", b ? b + 1 : mods[i]);
+        add_str(m, "module", b ? b + 1 : mods[i]);
       }
     }
     snprintf(p->ids[i], 17, "%s", o->id);
@@ -771,7 +831,7 @@ static struct ntrace *trace_open(struct nest *n, int64_t start_ns,
   }
   cJSON *m = meta_of(root->rec);
   if (m)
-    cJSON_AddStringToObject(m, "capture", "process");
+    add_str(m, "capture", "process");
   snprintf(t->root, sizeof t->root, "%s", root->id);
   return t;
 }
@@ -833,11 +893,10 @@ static int is_chat(const struct call *c) {
 }
 
 /* Session ids some clients put on the wire (lowercase header names). */
-static const char *wire_session(const cJSON *rec) {
+static const char *wire_session(const cJSON *http) {
   static const char *const hdrs[] = {"x-claude-code-session-id", "session_id",
                                      "session-id", "x-session-id"};
-  const cJSON *h = cJSON_GetObjectItemCaseSensitive(
-      cJSON_GetObjectItemCaseSensitive(rec, "http"), "request_headers");
+  const cJSON *h = cJSON_GetObjectItemCaseSensitive(http, "request_headers");
   for (size_t i = 0; i < sizeof hdrs / sizeof *hdrs; i++) {
     const char *v = jstr(h, hdrs[i]);
     if (v && v[0] && strcmp(v, "[REDACTED]") != 0)
@@ -846,36 +905,78 @@ static const char *wire_session(const cJSON *rec) {
   return NULL;
 }
 
+/* The string value of v, or NULL (jstr for a member already found). */
+static const char *vstr(const cJSON *v) {
+  return cJSON_IsString(v) && v->valuestring ? v->valuestring : NULL;
+}
+
+static int64_t vns(const cJSON *v) {
+  const char *s = vstr(v);
+  return s ? strtoll(s, NULL, 10) : 0;
+}
+
+/* What the engine reads of a call's record, found in one walk over its
+ * members (some thirty: a lookup per name walked most of them each time).
+ * Like cJSON's lookup, the first member of a name counts and the walk
+ * stops at a member without a name. */
+enum {
+  F_TYPE,
+  F_START,
+  F_END,
+  F_INPUT,
+  F_OUTPUT,
+  F_LEVEL,
+  F_RESP,
+  F_META,
+  F_HTTP,
+  F_N
+};
+static const char *const call_fields[F_N] = {
+    "type",  "start_ns",    "end_ns",   "input", "output",
+    "level", "response_id", "metadata", "http"};
+
 static void call_read(struct call *c, cJSON *rec) {
   memset(c, 0, sizeof *c);
   c->rec = rec;
-  c->type = jstr(rec, "type");
-  c->start_ns = jns(rec, "start_ns");
-  c->end_ns = jns(rec, "end_ns");
+  const cJSON *f[F_N] = {0};
+  for (const cJSON *m = rec ? rec->child : NULL; m && m->string; m = m->next)
+    for (unsigned i = 0; i < F_N; i++)
+      if (!f[i] && m->string[0] == call_fields[i][0] &&
+          strcmp(m->string, call_fields[i]) == 0) {
+        f[i] = m;
+        break;
+      }
+  c->type = vstr(f[F_TYPE]);
+  c->start_ns = vns(f[F_START]);
+  c->end_ns = vns(f[F_END]);
   if (c->end_ns < c->start_ns)
     c->end_ns = c->start_ns;
-  c->input = cJSON_GetObjectItemCaseSensitive(rec, "input");
-  c->output = cJSON_GetObjectItemCaseSensitive(rec, "output");
-  const char *level = jstr(rec, "level");
+  c->input = f[F_INPUT];
+  c->output = f[F_OUTPUT];
+  const char *level = vstr(f[F_LEVEL]);
   c->failed = (level && strcmp(level, "ERROR") == 0) ||
               !cJSON_IsArray(c->output) || cJSON_GetArraySize(c->output) == 0;
-  c->response_id = jstr(rec, "response_id");
-  c->prev_response_id = jstr(cJSON_GetObjectItemCaseSensitive(rec, "metadata"),
-                             "previous_response_id");
-  c->wire_session = wire_session(rec);
+  c->response_id = vstr(f[F_RESP]);
+  c->prev_response_id = jstr(f[F_META], "previous_response_id");
+  c->wire_session = wire_session(f[F_HTTP]);
 }
 
 /* Write the call's record: ids, trace-level fields, aggregates. */
 static void emit_call(struct nest *n, struct call *c, struct ntrace *t,
                       const char *parent, int tid, const char *id) {
   cJSON *rec = c->rec;
-  set_str(rec, "id", id);
-  set_str(rec, "trace_id", t->trace_id);
-  set_str(rec, "parent_id", parent);
-  if (!n->o.explicit_session && t->session[0])
-    set_str(rec, "session_id", t->session);
-  if (t->name[0])
-    set_str(rec, "trace_name", t->name);
+  const char *keys[5] = {"id", "trace_id", "parent_id"};
+  const char *vals[5] = {id, t->trace_id, parent};
+  unsigned nk = 3;
+  if (!n->o.explicit_session && t->session[0]) {
+    keys[nk] = "session_id";
+    vals[nk++] = t->session;
+  }
+  if (t->name[0]) {
+    keys[nk] = "trace_name";
+    vals[nk++] = t->name;
+  }
+  set_strs(rec, keys, vals, nk);
   struct nobs *root = obs_find(n, t->root);
   if (root)
     agg_add(&root->agg, rec);
@@ -1074,7 +1175,7 @@ static void resolve_tools(struct nest *n, struct ngen *g, const cJSON *input,
       hit->resolved = 1;
       const cJSON *resp = cJSON_GetObjectItemCaseSensitive(p, "response");
       if (resp)
-        cJSON_AddItemToObject(hit->rec, "output", cJSON_Duplicate(resp, 1));
+        add_cs(hit->rec, "output", cJSON_Duplicate(resp, 1));
       if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "is_error"))) {
         set_str(hit->rec, "level", "ERROR");
         set_str(hit->rec, "status_message", "the tool reported an error");
@@ -1139,7 +1240,7 @@ static void attach(struct nest *n, struct nconv *c, struct ntrace *t,
         break;
       cJSON *m = meta_of(o->rec);
       if (m && jstr(p, "id"))
-        cJSON_AddStringToObject(m, "tool_call_id", jstr(p, "id"));
+        add_str(m, "tool_call_id", jstr(p, "id"));
       snprintf(g->tools[g->ntools++], 17, "%s", o->id);
     }
   }
@@ -1457,7 +1558,7 @@ void nest_spawn(struct nest *n, int tid, int64_t t_ns, const char *span_id,
     set_str(rec, "level", "DEFAULT");
     cJSON *m = meta_of(rec);
     if (m)
-      cJSON_AddStringToObject(m, "command", program ? program : "");
+      add_str(m, "command", program ? program : "");
     if (n->s.record)
       n->s.record(n->s.ctx, rec);
     else
@@ -1471,7 +1572,7 @@ void nest_spawn(struct nest *n, int tid, int64_t t_ns, const char *span_id,
     return;
   cJSON *m = meta_of(o->rec);
   if (m)
-    cJSON_AddStringToObject(m, "command", program ? program : "");
+    add_str(m, "command", program ? program : "");
   pt->last_ns = t_ns;
 }
 

@@ -51,12 +51,18 @@ static int grow(void **arr, size_t *cap, size_t need, size_t size) {
  * json_write is several times faster than cJSON's printer on the long
  * strings records are made of. */
 static char *print_record(const cJSON *rec, size_t *len) {
+  /* Room for a record like the last one: the buffer grows to fit each
+   * string, so a record several times the first guess was reallocated
+   * (and copied) string after string. */
+  static size_t hint = 4096;
   struct dynbuf d;
   dynbuf_init(&d, SIZE_MAX / 2);
-  if (dynbuf_reserve(&d, 4096) < 0 || at_json_write(&d, rec) < 0) {
+  if (dynbuf_reserve(&d, hint) < 0 || at_json_write(&d, rec) < 0) {
     dynbuf_free(&d);
     return NULL;
   }
+  size_t next = d.len + d.len / 8;
+  hint = next < 4096 ? 4096 : next > (1u << 20) ? (1u << 20) : next;
   return dynbuf_take(&d, len);
 }
 

@@ -35,8 +35,17 @@ static uint64_t word_needs_escape(uint64_t w) {
   return (ctl | zq | zb) & HIGHS;
 }
 
+/* 1 for the bytes JSON escapes: controls (NUL too), '"' and '\\'. */
+/* clang-format off */
+static const unsigned char escaped[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x00 - 0x0F */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x10 - 0x1F */
+    ['"'] = 1, ['\\'] = 1,
+};
+/* clang-format on */
+
 static int needs_escape(unsigned char c) {
-  return c < 0x20 || c == '"' || c == '\\';
+  return escaped[c];
 }
 
 /* Length of the leading run of s[0..n) that needs no escaping: sixteen
@@ -83,9 +92,26 @@ static inline int put(struct dynbuf *b, const char *p, size_t n) {
 static int put_string(struct dynbuf *b, const char *s) {
   if (!s)
     return put(b, "\"\"", 2);
+  /* Keys and most values are short: copied in the same pass that finds
+   * their end, when they fit in 16 bytes and need no escape (otherwise
+   * the bytes written here are simply written again below). */
+  if (b->ptr && b->cap - b->len > 20) {
+    char *o = b->ptr + b->len;
+    o[0] = '"';
+    size_t i = 0;
+    while (i < 16 && !escaped[(unsigned char)s[i]]) {
+      o[i + 1] = s[i];
+      i++;
+    }
+    if (i < 16 && s[i] == '\0') {
+      o[i + 1] = '"';
+      b->len += i + 2;
+      return 0;
+    }
+  }
   size_t n = strlen(s);
   /* Most strings need no escape: one reservation, one copy. */
-  if (dynbuf_reserve(b, n + 2) < 0)
+  if (!(b->ptr && b->len + n + 3 <= b->cap) && dynbuf_reserve(b, n + 2) < 0)
     return -1;
   if (put(b, "\"", 1))
     return -1;
@@ -141,6 +167,81 @@ static int close_enough(double a, double b) {
   return fabs(a - b) <= m * DBL_EPSILON;
 }
 
+/* Exact powers of ten (a double holds 10^k exactly up to k = 22). */
+static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                               1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                               1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* What "%1.15g" prints for d, without stdio, when d is the double nearest
+ * to a decimal m / 10^k with at most 15 significant digits (0.7, 0.00039,
+ * 1e-07: parameters and prices are such numbers). Rounding d to 15
+ * significant digits then gives m / 10^k exactly (d is within half an ulp,
+ * 2^-53 relative, of it; the 15-digit grid is 10^-15 relative at its
+ * finest), and reading that text back gives d again, so cJSON would keep
+ * the 15-digit text too. Returns the length written to out (at least 32
+ * bytes), or 0 when d is not such a number (the caller uses stdio). The
+ * caller has handled whole numbers below 10^15, NaN and the infinities. */
+static int put_short_decimal(char *out, double d) {
+  double a = fabs(d);
+  long long m = 0;
+  int k;
+  for (k = 1; k <= 22; k++) {
+    double x = a * pow10[k];
+    if (x >= 1e15)
+      return 0;
+    m = llround(x);
+    if (m > 0 && (double)m / pow10[k] == a)
+      break;
+  }
+  if (k > 22)
+    return 0;
+  /* m's digits; k was the least that works, so m does not end in 0. */
+  char dig[24];
+  int nd = 0;
+  for (unsigned long long u = (unsigned long long)m; u; u /= 10)
+    dig[nd++] = (char)('0' + u % 10);
+  for (int i = 0; i < nd / 2; i++) {
+    char t = dig[i];
+    dig[i] = dig[nd - 1 - i];
+    dig[nd - 1 - i] = t;
+  }
+  int x10 = nd - 1 - k; /* the decimal exponent of the first digit */
+  int n = 0;
+  if (signbit(d))
+    out[n++] = '-';
+  if (x10 < -4) {
+    /* %g's scientific form: d.ddde-XX, at least two exponent digits */
+    out[n++] = dig[0];
+    if (nd > 1) {
+      out[n++] = '.';
+      memcpy(out + n, dig + 1, (size_t)nd - 1);
+      n += nd - 1;
+    }
+    int e = -x10;
+    out[n++] = 'e';
+    out[n++] = '-';
+    if (e >= 100)
+      out[n++] = (char)('0' + e / 100);
+    out[n++] = (char)('0' + e / 10 % 10);
+    out[n++] = (char)('0' + e % 10);
+  } else if (x10 < 0) {
+    out[n++] = '0';
+    out[n++] = '.';
+    for (int i = -1; i > x10; i--)
+      out[n++] = '0';
+    memcpy(out + n, dig, (size_t)nd);
+    n += nd;
+  } else {
+    /* d is not whole, so some digit follows the point */
+    memcpy(out + n, dig, (size_t)x10 + 1);
+    n += x10 + 1;
+    out[n++] = '.';
+    memcpy(out + n, dig + x10 + 1, (size_t)(nd - x10 - 1));
+    n += nd - x10 - 1;
+  }
+  return n;
+}
+
 /* cJSON's number format: %1.15g, or %1.17g when 15 digits do not read
  * back (within cJSON's tolerance); NaN and infinities as null. Whole
  * numbers under 10^15 — what %1.15g prints digit for digit — are printed
@@ -168,6 +269,9 @@ static int put_number(struct dynbuf *b, const cJSON *v) {
       buf[n++] = tmp[--k];
     return put(b, buf, (size_t)n);
   }
+  n = put_short_decimal(buf, d);
+  if (n > 0)
+    return put(b, buf, (size_t)n);
   /* The application may have set a locale whose decimal point is not
    * '.': the text is converted both ways in the C locale's terms. */
   char dp = *localeconv()->decimal_point;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_cs.h"
 #include "json_util.h"
 #include "redact.h"
 
@@ -11,7 +12,7 @@ static cJSON *new_part(struct at_obs *o, cJSON *parts, const char *type) {
   if (!parts)
     return NULL;
   cJSON *p = cJSON_CreateObject();
-  if (!p || !cJSON_AddStringToObject(p, "type", type)) {
+  if (!p || !at_cs_str(p, "type", type)) {
     cJSON_Delete(p);
     o->oom = 1;
     return NULL;
@@ -20,10 +21,38 @@ static cJSON *new_part(struct at_obs *o, cJSON *parts, const char *type) {
   return p;
 }
 
+/* key: a literal (json_cs.h). */
 static void add_str(struct at_obs *o, cJSON *obj, const char *key,
                     const char *s) {
-  if (s && !cJSON_AddStringToObject(obj, key, s))
+  if (s && !at_cs_str(obj, key, s))
     o->oom = 1;
+}
+
+/* A string of n bytes (need not be NUL-terminated) under the literal key:
+ * at_json_add_strn's one allocation and one copy, without copying the
+ * key. */
+static cJSON *add_strn(cJSON *obj, const char *key, const char *s, size_t n) {
+  char *text = cJSON_malloc(n + 1);
+  if (!text)
+    return NULL;
+  if (n)
+    memcpy(text, s, n);
+  text[n] = '\0';
+  cJSON *item = cJSON_CreateNull();
+  if (!item) {
+    cJSON_free(text);
+    return NULL;
+  }
+  item->type = cJSON_String;
+  item->valuestring = text;
+  return at_cs_add(obj, key, item);
+}
+
+/* A deep copy of v (when not NULL) under the literal key; 0 or -1. */
+static int add_copy(cJSON *obj, const char *key, const cJSON *v) {
+  if (!v)
+    return 0;
+  return at_cs_add(obj, key, cJSON_Duplicate(v, 1)) ? 0 : -1;
 }
 
 cJSON *at_msg_add(struct at_obs *o, cJSON *arr, const char *role,
@@ -34,13 +63,13 @@ cJSON *at_msg_add(struct at_obs *o, cJSON *arr, const char *role,
     return NULL;
   cJSON *m = cJSON_CreateObject();
   cJSON *parts = cJSON_CreateArray();
-  if (!m || !parts || !cJSON_AddStringToObject(m, "role", role)) {
+  if (!m || !parts || !at_cs_str(m, "role", role)) {
     cJSON_Delete(m);
     cJSON_Delete(parts);
     o->oom = 1;
     return NULL;
   }
-  cJSON_AddItemToObject(m, "parts", parts);
+  cJSON_AddItemToObjectCS(m, "parts", parts);
   cJSON_AddItemToArray(arr, m);
   if (msg_out)
     *msg_out = m;
@@ -50,13 +79,13 @@ cJSON *at_msg_add(struct at_obs *o, cJSON *arr, const char *role,
 void at_part_text(struct at_obs *o, cJSON *parts, const char *type,
                   const char *text, size_t len) {
   cJSON *p = new_part(o, parts, type);
-  if (p && !at_json_add_strn(p, "content", text ? text : "", text ? len : 0))
+  if (p && !add_strn(p, "content", text ? text : "", text ? len : 0))
     o->oom = 1;
 }
 
 void at_part_redacted_reasoning(struct at_obs *o, cJSON *parts) {
   cJSON *p = new_part(o, parts, "reasoning");
-  if (p && !cJSON_AddTrueToObject(p, "redacted"))
+  if (p && !at_cs_bool(p, "redacted", 1))
     o->oom = 1;
 }
 
@@ -71,8 +100,8 @@ void at_part_tool_call(struct at_obs *o, cJSON *parts, const char *id,
     return;
   cJSON *parsed = at_json_parse(args, args_len);
   if (parsed)
-    cJSON_AddItemToObject(p, "arguments", parsed);
-  else if (!at_json_add_strn(p, "arguments", args, args_len))
+    cJSON_AddItemToObjectCS(p, "arguments", parsed);
+  else if (!add_strn(p, "arguments", args, args_len))
     o->oom = 1;
 }
 
@@ -83,7 +112,7 @@ void at_part_tool_call_value(struct at_obs *o, cJSON *parts, const char *id,
     return;
   add_str(o, p, "id", id);
   add_str(o, p, "name", name);
-  if (at_json_add_copy(p, "arguments", args) != 0)
+  if (add_copy(p, "arguments", args) != 0)
     o->oom = 1;
 }
 
@@ -93,7 +122,7 @@ void at_part_tool_response(struct at_obs *o, cJSON *parts, const char *id,
   if (!p)
     return;
   add_str(o, p, "id", id);
-  if (at_json_add_copy(p, "response", response) != 0)
+  if (add_copy(p, "response", response) != 0)
     o->oom = 1;
 }
 
@@ -110,7 +139,7 @@ static void add_b64_content(struct at_obs *o, cJSON *p, const char *b64,
   for (size_t i = 0; i < len; i++)
     if (b64[i] != ' ' && b64[i] != '\n' && b64[i] != '\r' && b64[i] != '\t')
       clean[n++] = b64[i];
-  if (!at_json_add_strn(p, "content", clean, n))
+  if (!add_strn(p, "content", clean, n))
     o->oom = 1;
   free(clean);
 }
@@ -168,7 +197,7 @@ static void add_percent_content(struct at_obs *o, cJSON *p, const char *s,
   size_t len;
   char *b64 = base64_encode(raw, k, &len);
   free(raw);
-  if (!b64 || !at_json_add_strn(p, "content", b64, len))
+  if (!b64 || !add_strn(p, "content", b64, len))
     o->oom = 1;
   free(b64);
 }
@@ -181,7 +210,7 @@ static cJSON *blob(struct at_obs *o, cJSON *parts, const char *modality,
   add_str(o, p, "modality", modality);
   if (mime && mime[0])
     add_str(o, p, "mime_type", mime);
-  if (!cJSON_AddNumberToObject(p, "size", (double)size))
+  if (!at_cs_num(p, "size", (double)size))
     o->oom = 1;
   return p;
 }

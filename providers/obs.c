@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_cs.h"
 #include "json_util.h"
 
 #define STATUS_TEXT_MAX 500
@@ -72,10 +73,22 @@ void at_obs_set(struct at_obs *o, char **slot, const char *s) {
   }
 }
 
+/* at_json_get, comparing first bytes before whole names: the parsers
+ * look up every parameter they know (some twenty-five for a chat) in a
+ * request that has a handful, and a strcmp per member was most of it. */
+static const cJSON *member(const cJSON *obj, const char *key) {
+  if (!cJSON_IsObject(obj))
+    return NULL;
+  for (const cJSON *c = obj->child; c && c->string; c = c->next)
+    if (c->string[0] == key[0] && strcmp(c->string, key) == 0)
+      return cJSON_IsNull(c) ? NULL : c;
+  return NULL; /* cJSON's lookup too stops at a member without a name */
+}
+
 static const cJSON *typed(struct at_obs *o, const cJSON *obj, const char *key,
                           const char *where, int (*is)(const cJSON *),
                           const char *tname) {
-  const cJSON *v = at_json_get(obj, key);
+  const cJSON *v = member(obj, key);
   if (!v)
     return NULL;
   if (is(v))
@@ -129,8 +142,8 @@ void at_obs_usage(struct at_obs *o, const cJSON *obj, const char *key,
 }
 
 void at_obs_param(struct at_obs *o, const cJSON *req, const char *key) {
-  const cJSON *v = at_json_get(req, key);
-  if (v && at_json_add_copy(o->params, key, v) != 0)
+  const cJSON *v = member(req, key);
+  if (v && !at_cs_add(o->params, key, cJSON_Duplicate(v, 1)))
     o->oom = 1;
 }
 
@@ -177,7 +190,7 @@ void at_obs_first_output(struct at_obs *o, size_t offset) {
 void at_obs_finish(struct at_obs *o, cJSON *msg, const char *reason) {
   if (!reason)
     return;
-  if (msg && !cJSON_AddStringToObject(msg, "finish_reason", reason))
+  if (msg && !at_cs_str(msg, "finish_reason", reason))
     o->oom = 1;
   at_obs_finish_reason(o, reason);
 }

@@ -70,7 +70,8 @@ int at_obs_count(struct at_obs *o, const cJSON *obj, const char *key,
 void at_obs_usage(struct at_obs *o, const cJSON *obj, const char *key,
                   const char *where, unsigned field);
 
-/* Copy a request parameter into model_parameters when present. */
+/* Copy a request parameter into model_parameters when present. key must
+ * outlive the record (a literal: the record points at it, json_cs.h). */
 void at_obs_param(struct at_obs *o, const cJSON *req, const char *key);
 
 /* Set metadata[key] to a copy of s (if s is non-NULL). */

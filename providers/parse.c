@@ -4,12 +4,15 @@
  * (HTTP errors, transport errors, truncation, compressed or non-UTF-8
  * bodies, SSE detection, http and timing fields, usage and cost), and lays
  * the record out in the key order of docs/record-schema.md. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "azure.h"
+#include "json_cs.h"
+#include "json_read.h"
 #include "json_util.h"
 #include "ndjson.h"
 #include "obs.h"
@@ -105,13 +108,31 @@ static const char *utf8_body(struct at_obs *o, const char *b, size_t n,
   return copy;
 }
 
+/* Exactly one JSON value in s[0..len) (at_json_parse's rule: trailing
+ * whitespace is fine, anything else is not), its tree in arena a. */
+static cJSON *parse_one(const char *s, size_t len, struct at_json_arena *a) {
+  if (!s || len == 0)
+    return NULL;
+  const char *end = NULL;
+  cJSON *v = at_json_read_arena(s, len, &end, a);
+  if (!v)
+    return NULL;
+  for (size_t i = end ? (size_t)(end - s) : len; i < len; i++)
+    if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n' &&
+        s[i] != '\0')
+      return NULL;
+  return v;
+}
+
 /* A body as JSON; vectors replaced first for the parsers that only count
- * them (parsers.h, at_json_devector). */
+ * them (parsers.h, at_json_devector). The parsers only read the body's
+ * tree (const), never keep a part of it: it lives in an arena, freed
+ * whole by the caller (json_read.h). */
 static cJSON *parse_lean(const struct at_api_parser *p, const char *text,
-                         size_t len) {
+                         size_t len, struct at_json_arena *a) {
   size_t dlen = 0;
   char *dv = at_devector_parser(p) ? at_json_devector(text, len, &dlen) : NULL;
-  cJSON *root = dv ? at_json_parse(dv, dlen) : at_json_parse(text, len);
+  cJSON *root = dv ? parse_one(dv, dlen, a) : parse_one(text, len, a);
   free(dv);
   return root;
 }
@@ -121,7 +142,7 @@ static cJSON *parse_lean(const struct at_api_parser *p, const char *text,
 static void parse_request(struct at_obs *o, const struct at_api_parser *p) {
   const struct at_exchange *ex = o->ex;
   if (ex->req_body_unknown) {
-    cJSON_AddTrueToObject(o->meta, "request_body_unknown");
+    at_cs_bool(o->meta, "request_body_unknown", 1);
     return;
   }
   const char *body = ex->req_body;
@@ -139,7 +160,8 @@ static void parse_request(struct at_obs *o, const struct at_api_parser *p) {
       utf8_body(o, body, len, ex->req_body_truncated, "request", &owned);
   if (!text)
     return;
-  cJSON *root = parse_lean(p, text, len);
+  struct at_json_arena arena = {0};
+  cJSON *root = parse_lean(p, text, len, &arena);
   if (!root) {
     if (ex->req_body_truncated) {
       /* Too big to keep whole; the model is still worth having (cost). */
@@ -155,7 +177,7 @@ static void parse_request(struct at_obs *o, const struct at_api_parser *p) {
   } else {
     p->request(o, root);
   }
-  cJSON_Delete(root);
+  at_json_arena_free(&arena);
   free(owned);
 }
 
@@ -235,7 +257,8 @@ static void parse_answer(struct at_obs *o, const struct at_api_parser *p,
     else
       at_obs_parse_error(o, "unexpected event stream for this API");
   } else {
-    cJSON *root = parse_lean(p, text, len);
+    struct at_json_arena arena = {0};
+    cJSON *root = parse_lean(p, text, len, &arena);
     if (!root) {
       at_obs_parse_error(o, ex->resp_body_truncated
                                 ? "response is not JSON (truncated)"
@@ -249,7 +272,7 @@ static void parse_answer(struct at_obs *o, const struct at_api_parser *p,
       if (ex->t_first_byte_ns > 0)
         o->completion_start_ns = ex->t_first_byte_ns;
     }
-    cJSON_Delete(root);
+    at_json_arena_free(&arena);
   }
   free(owned);
 }
@@ -299,12 +322,12 @@ static void parse_response(struct at_obs *o, const struct at_api_parser *p,
     at_obs_raise(o, AT_LEVEL_ERROR, clean, strlen(clean));
   }
   if (ex->req_body_truncated) {
-    cJSON_AddTrueToObject(o->meta, "request_truncated");
+    at_cs_bool(o->meta, "request_truncated", 1);
     const char *m = "request body truncated at AUTOTRACE_MAX_BODY";
     at_obs_raise(o, AT_LEVEL_WARNING, m, strlen(m));
   }
   if (ex->resp_body_truncated) {
-    cJSON_AddTrueToObject(o->meta, "response_truncated");
+    at_cs_bool(o->meta, "response_truncated", 1);
     const char *m = "response body truncated at AUTOTRACE_MAX_BODY";
     at_obs_raise(o, AT_LEVEL_WARNING, m, strlen(m));
   }
@@ -312,31 +335,52 @@ static void parse_response(struct at_obs *o, const struct at_api_parser *p,
 
 /* ---- record ----------------------------------------------------------- */
 
+/* ns as decimal text (what "%lld" prints; stdio cost more than the rest
+ * of the member). */
 static void add_ns(cJSON *rec, const char *key, int64_t ns) {
   if (ns <= 0)
     return;
-  char buf[24];
-  snprintf(buf, sizeof buf, "%lld", (long long)ns);
-  cJSON_AddStringToObject(rec, key, buf);
+  char buf[24], *p = buf + sizeof buf;
+  *--p = '\0';
+  for (uint64_t u = (uint64_t)ns; u; u /= 10)
+    *--p = (char)('0' + u % 10);
+  at_cs_str(rec, key, p);
+}
+
+/* 1 when s is printable ASCII, '\t' and '\n' only: what at_utf8_clean
+ * (flattening) leaves as it is. */
+static int plain_ascii(const char *s) {
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if ((c < 0x20 && c != '\t' && c != '\n') || c >= 0x7f)
+      return 0;
+  }
+  return 1;
 }
 
 /* Strings from the bodies are valid UTF-8 (utf8_body) and the URL is
- * cleaned here; so the record is always valid JSON text. */
+ * cleaned here; so the record is always valid JSON text. Names, URLs and
+ * hosts are nearly always plain ASCII, which cleaning would copy as is:
+ * they skip the copy. key: a literal (json_cs.h). */
 static void add_clean_str(cJSON *obj, const char *key, const char *s) {
   if (!s)
     return;
+  if (plain_ascii(s)) {
+    at_cs_str(obj, key, s);
+    return;
+  }
   size_t n = strlen(s);
   char *c = malloc(n + 1);
   if (!c)
     return;
   at_utf8_clean(c, n + 1, s, n, 1);
-  cJSON_AddStringToObject(obj, key, c);
+  at_cs_str(obj, key, c);
   free(c);
 }
 
 static void add_item(cJSON *rec, const char *key, cJSON **item) {
   if (*item) {
-    cJSON_AddItemToObject(rec, key, *item);
+    cJSON_AddItemToObjectCS(rec, key, *item);
     *item = NULL; /* now owned by rec */
   }
 }
@@ -345,12 +389,12 @@ static cJSON *http_object(const struct at_exchange *ex, cJSON **resp_headers) {
   cJSON *h = cJSON_CreateObject();
   if (!h)
     return NULL;
-  cJSON_AddStringToObject(h, "method", ex->method ? ex->method : "POST");
+  at_cs_str(h, "method", ex->method ? ex->method : "POST");
   char *url = at_redact_url(ex->url);
   add_clean_str(h, "url", url);
   free(url);
   if (ex->status > 0)
-    cJSON_AddNumberToObject(h, "status", ex->status);
+    at_cs_num(h, "status", ex->status);
   struct at_url u;
   if (ex->url && at_url_split(ex->url, &u) == 0) {
     char host[256];
@@ -360,13 +404,13 @@ static cJSON *http_object(const struct at_exchange *ex, cJSON **resp_headers) {
                                                               : u.host[i]);
     host[n] = '\0';
     add_clean_str(h, "server_address", host);
-    cJSON_AddNumberToObject(h, "server_port", u.port);
+    at_cs_num(h, "server_port", u.port);
   }
   cJSON *rq = at_redact_headers(ex->req_headers, ex->req_headers_len);
   if (rq)
-    cJSON_AddItemToObject(h, "request_headers", rq);
+    cJSON_AddItemToObjectCS(h, "request_headers", rq);
   if (*resp_headers) {
-    cJSON_AddItemToObject(h, "response_headers", *resp_headers);
+    cJSON_AddItemToObjectCS(h, "response_headers", *resp_headers);
     *resp_headers = NULL;
   }
   return h;
@@ -385,7 +429,7 @@ static cJSON *assemble(struct at_obs *o, const struct at_api_parser *p,
   cJSON *rec = cJSON_CreateObject();
   if (!rec)
     return NULL;
-  cJSON_AddStringToObject(rec, "type", p->type);
+  at_cs_str(rec, "type", p->type);
   const char *model = o->request_model ? o->request_model : o->response_model;
   /* A retrieval is named after its data source (index, collection). */
   const char *source = at_json_str(o->meta, "data_source_id");
@@ -398,17 +442,17 @@ static cJSON *assemble(struct at_obs *o, const struct at_api_parser *p,
   add_ns(rec, "start_ns", ex->t_start_ns);
   add_ns(rec, "end_ns", ex->t_end_ns);
   add_ns(rec, "completion_start_ns", o->completion_start_ns);
-  cJSON_AddStringToObject(rec, "level", level_name(o->level));
+  at_cs_str(rec, "level", level_name(o->level));
   if (o->status[0])
-    cJSON_AddStringToObject(rec, "status_message", o->status);
+    at_cs_str(rec, "status_message", o->status);
   add_clean_str(rec, "provider", m->provider ? m->provider : "unknown");
-  cJSON_AddStringToObject(rec, "operation", p->operation);
+  at_cs_str(rec, "operation", p->operation);
   if (o->request_model)
-    cJSON_AddStringToObject(rec, "request_model", o->request_model);
+    at_cs_str(rec, "request_model", o->request_model);
   if (o->response_model)
-    cJSON_AddStringToObject(rec, "response_model", o->response_model);
+    at_cs_str(rec, "response_model", o->response_model);
   if (o->response_id)
-    cJSON_AddStringToObject(rec, "response_id", o->response_id);
+    at_cs_str(rec, "response_id", o->response_id);
   if (cJSON_GetArraySize(o->params) > 0)
     add_item(rec, "model_parameters", &o->params);
   if (!metadata_only) {
@@ -420,9 +464,9 @@ static cJSON *assemble(struct at_obs *o, const struct at_api_parser *p,
   cJSON *usage = at_usage_inclusive_json(&o->usage);
   cJSON *details = at_usage_details_json(&o->usage);
   if (usage)
-    cJSON_AddItemToObject(rec, "usage", usage);
+    cJSON_AddItemToObjectCS(rec, "usage", usage);
   if (details) {
-    cJSON_AddItemToObject(rec, "usage_details", details);
+    cJSON_AddItemToObjectCS(rec, "usage_details", details);
     /* Price the model that answered; the requested name (an alias) and
      * an Azure deployment named after a model are the fallbacks. Tiers
      * read service_tier (and the like) from metadata, else the request. */
@@ -438,7 +482,7 @@ static cJSON *assemble(struct at_obs *o, const struct at_api_parser *p,
         r = at_cost_compute(&q, &cost);
       }
     if (r == 1) {
-      cJSON_AddItemToObject(rec, "cost_details", cost.details);
+      cJSON_AddItemToObjectCS(rec, "cost_details", cost.details);
       add_clean_str(rec, "cost_source", cost.source);
       add_clean_str(rec, "cost_tier", cost.tier);
       if (cost.unpriced[0])
@@ -453,7 +497,7 @@ static cJSON *assemble(struct at_obs *o, const struct at_api_parser *p,
 
   cJSON *http = http_object(ex, resp_headers);
   if (http)
-    cJSON_AddItemToObject(rec, "http", http);
+    cJSON_AddItemToObjectCS(rec, "http", http);
   else
     o->oom = 1;
   add_item(rec, "metadata", &o->meta);
@@ -504,7 +548,7 @@ cJSON *at_parse_exchange(const struct at_exchange *ex,
   /* capture and stream lead the metadata; stream is settled below */
   if (ex->capture_path)
     add_clean_str(o.meta, "capture", ex->capture_path);
-  cJSON_AddFalseToObject(o.meta, "stream");
+  at_cs_bool(o.meta, "stream", 0);
   int streamed = 0;
   if (p == &at_gemini_generate_parser || p == &at_gemini_embed_parser)
     at_gemini_from_url(&o);

@@ -213,6 +213,17 @@ static int is_token_char(int c) {
          (c >= '0' && c <= '9') || strchr("!#$%&'*+-.^_`|~", c) != NULL;
 }
 
+/* 1 when v[0..n) is printable ASCII (or tabs): at_utf8_clean would copy
+ * it unchanged. */
+static int printable_ascii(const char *v, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)v[i];
+    if ((c < 0x20 && c != '\t') || c >= 0x7f)
+      return 0;
+  }
+  return 1;
+}
+
 static void add_header(cJSON *obj, const char *name, size_t nlen,
                        const char *value, size_t vlen) {
   char lname[MAX_HEADER_NAME];
@@ -222,12 +233,17 @@ static void add_header(cJSON *obj, const char *name, size_t nlen,
     vlen = MAX_HEADER_VALUE;
   size_t cap =
       vlen > sizeof AT_REDACTED_HEADER ? vlen : sizeof AT_REDACTED_HEADER;
-  char *clean = malloc(cap + 1);
+  /* Most values are short: no allocation for them. */
+  char small[256];
+  char *clean = cap < sizeof small ? small : malloc(cap + 1);
   if (!clean)
     return;
   if (at_redact_header_is_secret(name, nlen, value, vlen))
     strcpy(clean, AT_REDACTED_HEADER);
-  else
+  else if (printable_ascii(value, vlen)) {
+    memcpy(clean, value, vlen); /* what cleaning would copy */
+    clean[vlen] = '\0';
+  } else
     at_utf8_clean(clean, vlen + 1, value, vlen, 1);
 
   cJSON *prev = cJSON_GetObjectItemCaseSensitive(obj, lname);
@@ -250,7 +266,8 @@ static void add_header(cJSON *obj, const char *name, size_t nlen,
   } else {
     cJSON_AddStringToObject(obj, lname, clean);
   }
-  free(clean);
+  if (clean != small)
+    free(clean);
 }
 
 cJSON *at_redact_headers(const char *text, size_t len) {

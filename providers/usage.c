@@ -1,6 +1,8 @@
 /* usage: inclusive counts to the record's usage and usage_details. */
 #include "usage.h"
 
+#include "json_cs.h"
+
 void at_usage_set(struct at_usage *u, unsigned field, int64_t v) {
   switch (field) {
   case AT_U_INPUT:
@@ -40,8 +42,9 @@ int at_usage_any(const struct at_usage *u) {
   return u->has != 0;
 }
 
+/* key: a literal (json_cs.h). */
 static void add_count(cJSON *o, const char *key, int64_t v) {
-  cJSON_AddNumberToObject(o, key, (double)v);
+  at_cs_num(o, key, (double)v);
 }
 
 cJSON *at_usage_inclusive_json(const struct at_usage *u) {

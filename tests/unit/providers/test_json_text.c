@@ -2,6 +2,8 @@
  * trees must give what cJSON itself gives. */
 #include <criterion/criterion.h>
 #include <locale.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -169,4 +171,82 @@ Test(json_text, decimal_comma_locale) {
   dynbuf_free(&b);
   cJSON_Delete(v);
   setlocale(LC_NUMERIC, "C");
+}
+
+/* Numbers as cJSON prints them, many of them: the writer prints short
+ * decimals (0.7, 0.00039, 1.5e-10) without stdio, and must agree with
+ * cJSON's %1.15g / %1.17g on every double, short decimal or not. */
+static uint64_t rng_next(uint64_t *s) {
+  *s ^= *s << 13;
+  *s ^= *s >> 7;
+  *s ^= *s << 17;
+  return *s;
+}
+
+static void number_like_cjson(double d, struct dynbuf *b) {
+  cJSON *v = cJSON_CreateNumber(d);
+  char *want = cJSON_PrintUnformatted(v);
+  b->len = 0;
+  cr_assert_eq(at_json_write(b, v), 0);
+  uint64_t bits;
+  memcpy(&bits, &d, sizeof bits);
+  cr_assert_str_eq(b->ptr, want, "%.17g (bits %016llx)", d,
+                   (unsigned long long)bits);
+  cJSON_free(want);
+  cJSON_Delete(v);
+}
+
+Test(json_text, numbers_like_cjson) {
+  static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                 1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+  const double fixed[] = {0.1,
+                          0.2,
+                          0.7,
+                          0.95,
+                          1e-7,
+                          -0.5,
+                          12.25,
+                          0.00039,
+                          0.000246,
+                          0.001908,
+                          1e-5,
+                          1.5e-10,
+                          0.0001,
+                          0.00001,
+                          123456789.125,
+                          99999999999999.9,
+                          0.3,
+                          1.1,
+                          2.675,
+                          1e-22,
+                          9.999999999999999e-5,
+                          5e-324,
+                          1e-300,
+                          1.7976931348623157e308,
+                          0.1 + 0.2};
+  struct dynbuf b;
+  dynbuf_init(&b, 1024);
+  for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++) {
+    number_like_cjson(fixed[i], &b);
+    number_like_cjson(-fixed[i], &b);
+    number_like_cjson(nextafter(fixed[i], 0), &b);
+    number_like_cjson(nextafter(fixed[i], 1e300), &b);
+  }
+  uint64_t s = 0x9e3779b97f4a7c15ull;
+  for (int i = 0; i < 100000; i++) {
+    /* m / 10^k with up to 17 digits, its neighbours, and random bits */
+    uint64_t m = rng_next(&s) % (uint64_t)pow10[1 + rng_next(&s) % 17];
+    int k = (int)(rng_next(&s) % 23);
+    double d = (double)m / pow10[k];
+    number_like_cjson(d, &b);
+    number_like_cjson(-d, &b);
+    number_like_cjson(nextafter(d, 1e300), &b);
+    uint64_t bits = rng_next(&s);
+    double r;
+    memcpy(&r, &bits, sizeof r);
+    if (!isnan(r) && !isinf(r))
+      number_like_cjson(r, &b);
+  }
+  dynbuf_free(&b);
 }
