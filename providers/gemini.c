@@ -14,6 +14,10 @@
 #include <string.h>
 #include <strings.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include "dynbuf.h"
 #include "json_util.h"
 #include "jsontok.h"
@@ -1055,18 +1059,42 @@ static int json_ws(char c) {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-/* Bytes that matter when skipping over a JSON value. */
+/* Bytes that matter when skipping over a JSON value: quotes, backslashes
+ * and brackets. */
 static const unsigned char structural[256] = {
-    ['"'] = 1, ['{'] = 2, ['['] = 2, ['}'] = 3, [']'] = 3};
+    ['"'] = 1, ['\\'] = 4, ['{'] = 2, ['['] = 2, ['}'] = 3, [']'] = 3};
+
+/* The positions of those bytes among b[k .. k+len) (len <= 16), as bits. */
+static unsigned structural_bits(const char *b, size_t k, size_t len) {
+#ifdef __SSE2__
+  if (len == 16) {
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + k));
+    __m128i m = _mm_or_si128(
+        _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
+                     _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
+        _mm_or_si128(
+            _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('{')),
+                         _mm_cmpeq_epi8(x, _mm_set1_epi8('['))),
+            _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('}')),
+                         _mm_cmpeq_epi8(x, _mm_set1_epi8(']')))));
+    return (unsigned)_mm_movemask_epi8(m);
+  }
+#endif
+  unsigned bits = 0;
+  for (size_t i = 0; i < len; i++)
+    if (structural[(unsigned char)b[k + i]])
+      bits |= 1u << i;
+  return bits;
+}
 
 /* The end of the JSON value starting at b[i]: brackets and strings are
  * followed, nothing is validated (the tokenizer does that). Sets *end just
  * past the value and returns 1, or returns 0 when the body ends first.
- * Always moves forward; linear (a string is crossed with memchr, each
- * quote looking back only over the backslashes just before it). */
+ * Linear: sixteen bytes at a time, stopping only at quotes, backslashes
+ * and brackets (a backslash in a string skips the byte after it). */
 static int value_end(const char *b, size_t n, size_t i, size_t *end) {
   unsigned char c = (unsigned char)b[i];
-  if (!structural[c] || c == '}' || c == ']') {
+  if (structural[c] != 1 && structural[c] != 2) {
     size_t k = i + 1; /* a scalar (or junk): up to a separator */
     while (k < n && b[k] != ',' && b[k] != ']' && !json_ws(b[k]))
       k++;
@@ -1074,39 +1102,38 @@ static int value_end(const char *b, size_t n, size_t i, size_t *end) {
     return 1;
   }
   size_t depth = 0, k = i;
+  int in_str = 0;
   while (k < n) {
-    unsigned char x = (unsigned char)b[k];
-    if (x == '"') {
-      size_t q = k + 1;
-      for (;;) { /* the next quote not escaped by an odd run of '\\' */
-        const char *e = memchr(b + q, '"', n - q);
-        if (!e) {
-          *end = n;
-          return 0;
+    size_t base = k, len = n - k < 16 ? n - k : 16;
+    unsigned bits = structural_bits(b, base, len);
+    while (bits) {
+      size_t p = base + (size_t)__builtin_ctz(bits);
+      bits &= bits - 1;
+      if (p < k)
+        continue; /* the byte after a backslash */
+      unsigned char x = (unsigned char)b[p];
+      k = p + 1;
+      if (in_str) {
+        if (x == '\\')
+          k = p + 2;
+        else if (x == '"') {
+          in_str = 0;
+          if (depth == 0) {
+            *end = k;
+            return 1;
+          }
         }
-        size_t at = (size_t)(e - b), bs = 0;
-        while (at - bs > k + 1 && b[at - bs - 1] == '\\')
-          bs++;
-        q = at + 1;
-        if (!(bs & 1))
-          break;
-      }
-      k = q;
-      if (depth == 0) {
+      } else if (x == '"') {
+        in_str = 1;
+      } else if (structural[x] == 2) {
+        depth++;
+      } else if (structural[x] == 3 && depth > 0 && --depth == 0) {
         *end = k;
         return 1;
       }
-      continue;
     }
-    if (structural[x] == 2) {
-      depth++;
-    } else if (structural[x] == 3 && depth > 0 && --depth == 0) {
-      *end = k + 1;
-      return 1;
-    }
-    k++;
-    while (k < n && !structural[(unsigned char)b[k]])
-      k++;
+    if (k < base + len)
+      k = base + len;
   }
   *end = n;
   return 0;
@@ -1116,20 +1143,10 @@ static int value_end(const char *b, size_t n, size_t i, size_t *end) {
  * element by element as it would have arrived. */
 static void array_stream(struct gem_stream *s, const char *b, size_t n,
                          size_t i) {
-  /* Whole and valid, the usual case: tokenized once, read element by
-   * element. Otherwise (cut off, broken) each element on its own. */
-  struct jt *j = &s->jt;
-  if (jt_parse(j, b + i, n - i) == 0) {
-    s->closed = 1;
-    for (int el = jt_first(j, 0); el >= 0; el = jt_after(j, 0, el)) {
-      s->chunks++;
-      if (jt_type(j, el) == JT_OBJECT)
-        chunk_tokens(s, el, i + j->t[el].end);
-      else
-        bad_chunk(s, -1);
-    }
-    return;
-  }
+  /* Element by element, as the chunks arrived: each is its own JSON text,
+   * so the tokenizer's memo and refill (and repeat_chunk) work as for
+   * alt=sse, memory stays at one chunk's tokens, and a cut or broken
+   * array loses only what is broken. */
   i++; /* the '[' */
   int want_value = 1;
   while (i < n) { /* every pass consumes at least one byte */
