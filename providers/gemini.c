@@ -1072,11 +1072,10 @@ static unsigned structural_bits(const char *b, size_t k, size_t len) {
     __m128i m = _mm_or_si128(
         _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
                      _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
-        _mm_or_si128(
-            _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('{')),
-                         _mm_cmpeq_epi8(x, _mm_set1_epi8('['))),
-            _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('}')),
-                         _mm_cmpeq_epi8(x, _mm_set1_epi8(']')))));
+        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('{')),
+                                  _mm_cmpeq_epi8(x, _mm_set1_epi8('['))),
+                     _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('}')),
+                                  _mm_cmpeq_epi8(x, _mm_set1_epi8(']')))));
     return (unsigned)_mm_movemask_epi8(m);
   }
 #endif
@@ -1167,11 +1166,22 @@ static void array_stream(struct gem_stream *s, const char *b, size_t n,
       want_value = 1;
       i++;
     } else {
-      size_t end;
-      int whole = value_end(b, n, i, &end);
+      /* The tokenizer finds where a whole chunk ends; a broken or cut one
+       * is bounded by value_end and reported by stream_chunk. */
+      size_t end, used;
       if (!want_value)
         at_obs_parse_error(s->o, "stream: chunks not separated by ','");
-      stream_chunk(s, b + i, end - i, end, !whole);
+      if (jt_parse_value(&s->jt, b + i, n - i, &used) == 0) {
+        end = i + used;
+        s->chunks++;
+        if (jt_type(&s->jt, 0) == JT_OBJECT)
+          chunk_tokens(s, 0, end);
+        else
+          bad_chunk(s, -1);
+      } else {
+        int whole = value_end(b, n, i, &end);
+        stream_chunk(s, b + i, end - i, end, !whole);
+      }
       want_value = 0;
       i = end;
     }

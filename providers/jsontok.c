@@ -140,7 +140,7 @@ static const struct jt_ckpt *resume_point(struct jt *j, const char *s,
   /* c is the last checkpoint before the first changed byte, so a run from
    * c itself reaches no further checkpoint: only the end, when the texts
    * are the same. */
-  if (j->nock && (l < len || len != j->prev_len))
+  if (j->nock && !(l == j->prev_len && (j->prefix || len == j->prev_len)))
     j->oc = 1;
   j->nck = k;
   j->nckstack = keep;
@@ -223,7 +223,7 @@ static int resync(struct jt *j, const char *s, size_t len, size_t *i,
   size_t same = common_prefix(s + *i, j->prev + q->pos,
                               rest < old_rest ? rest : old_rest);
   const struct jt_ckpt *q2 = NULL;
-  if (same < rest || same < old_rest) {
+  if (!(same == old_rest && (j->prefix || same == rest))) {
     size_t m = j->oc + 1;
     while (m < j->nock && j->ock[m].pos - q->pos + j->ock[m].peeked <= same)
       m++;
@@ -286,8 +286,10 @@ static int resync(struct jt *j, const char *s, size_t len, size_t *i,
       j->ckstack[j->nckstack + (size_t)d] = os[d];
     j->nckstack += o->depth;
   }
-  if (!q2)
+  if (!q2) {
+    j->used = *i + run;
     return 2;
+  }
   for (int d = keep; d < q2->depth; d++)
     stack[d] = q2s[d];
   *depth = q2->depth;
@@ -606,10 +608,16 @@ key:
   goto value;
 
 after:
+  if (depth == 0 && j->prefix) {
+    j->used = i;
+    close_fresh(j, (uint32_t)j->n);
+    return 0;
+  }
   i = skip_ws(s, i, len);
   if (depth == 0) {
     if (i != len)
       return -1;
+    j->used = len;
     close_fresh(j, (uint32_t)j->n);
     return 0;
   }
@@ -707,9 +715,11 @@ static int refill(struct jt *j, const char *s, size_t len) {
     pn = k;
     po = o->end;
   }
-  if (len - pn != j->prev_len - po ||
-      memcmp(s + pn, j->prev + po, len - pn) != 0)
+  size_t tail = j->prev_len - po;
+  if ((j->prefix ? len - pn < tail : len - pn != tail) ||
+      memcmp(s + pn, j->prev + po, tail) != 0)
     return 0;
+  j->used = pn + tail;
   /* The text is the previous one with the holes refilled. Tokens and
    * checkpoints come in order of position: the shift at a start grows as
    * holes are passed; a container's end looks it up. */
@@ -779,22 +789,41 @@ static int refill(struct jt *j, const char *s, size_t len) {
   return 1;
 }
 
-int jt_parse(struct jt *j, const char *s, size_t len) {
+static int parse(struct jt *j, const char *s, size_t len) {
   /* The memo starts with a jt's second text: one-shot parses skip it. */
-  int memo = j->parses++ > 0 && s && len <= JT_MEMO_MAX;
+  int memo = j->parses++ > 0 && s && (j->prefix || len <= JT_MEMO_MAX);
   if (memo && j->prev_ok && j->have_tpl && refill(j, s, len)) {
-    remember(j, s, len, 1);
+    remember(j, s, j->used, j->used <= JT_MEMO_MAX);
     return 0;
   }
   int r = tokenize(j, s, len, memo);
   if (memo) {
-    remember(j, s, len, r == 0);
+    /* A number alone ends where the next byte is not a digit: with more
+     * text after it, its end is not in its own bytes, so the next value
+     * cannot be matched against them. (Containers and strings end at
+     * their own closing byte.) */
+    int keep = r == 0 && j->used <= JT_MEMO_MAX &&
+               !(j->prefix && j->t[0].type == JT_NUMBER);
+    remember(j, s, keep ? j->used : 0, keep);
     j->prev_n = j->n;
-    set_template(j, r == 0);
+    set_template(j, j->prev_ok);
   } else {
     j->prev_ok = 0;
     j->have_tpl = 0;
   }
+  return r;
+}
+
+int jt_parse(struct jt *j, const char *s, size_t len) {
+  j->prefix = 0;
+  return parse(j, s, len);
+}
+
+int jt_parse_value(struct jt *j, const char *s, size_t len, size_t *used) {
+  j->prefix = 1;
+  int r = parse(j, s, len);
+  j->prefix = 0;
+  *used = r == 0 ? j->used : 0;
   return r;
 }
 

@@ -82,6 +82,8 @@ struct jt {
   uint32_t tpl[JT_TPL_MAX];
   size_t ntpl;
   int have_tpl;
+  int prefix;  /* jt_parse_value: one value at the start, then stop */
+  size_t used; /* bytes the last successful parse took */
   /* What the last parse read anew (jt_fresh). */
   int nfresh; /* -1: not known */
   uint32_t fresh[JT_FRESH_MAX][2];
@@ -109,6 +111,12 @@ int jt_parse(struct jt *j, const char *s, size_t len);
 static inline int jt_fresh(const struct jt *j) {
   return j->nfresh;
 }
+
+/* jt_parse for the one JSON value at the start of s[0..len) (whitespace
+ * before it allowed): stops right after it, not looking at what follows,
+ * and sets *used to the bytes it took. For a run of values one after
+ * another (a JSON array streamed element by element), with the memo. */
+int jt_parse_value(struct jt *j, const char *s, size_t len, size_t *used);
 
 /* The value of member `key` of object token `obj`, or -1 when obj is not
  * an object, the key is absent, or its value is null. */

@@ -79,10 +79,37 @@ static void check(struct jt *memo, const char *s, size_t n) {
   jt_free(&fresh);
 }
 
+/* jt_parse_value over the rest of the input from each text on: what a
+ * fresh jt finds, and exactly what jt_parse reads from the bytes taken. */
+static void check_value(struct jt *memo, const char *s, size_t n) {
+  struct jt fresh, whole;
+  jt_init(&fresh);
+  jt_init(&whole);
+  size_t um = 0, uf = 0;
+  int want = jt_parse_value(&fresh, s, n, &uf);
+  if (jt_parse_value(memo, s, n, &um) != want)
+    abort();
+  if (want == 0) {
+    if (um != uf || uf > n || jt_parse(&whole, s, uf) != 0 ||
+        whole.n != memo->n)
+      abort();
+    for (size_t i = 0; i < whole.n; i++)
+      if (memcmp(&whole.t[i], &memo->t[i], sizeof whole.t[i]) != 0)
+        abort();
+  }
+  jt_free(&fresh);
+  jt_free(&whole);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const char *p = (const char *)data, *end = p + size;
-  struct jt memo;
+  struct jt memo, values;
   jt_init(&memo);
+  jt_init(&values);
+  char *all = malloc(size ? size : 1);
+  if (!all)
+    return 0;
+  memcpy(all, data, size);
   for (int texts = 0; p <= end && texts < 64; texts++) {
     const char *nl = memchr(p, '\n', (size_t)(end - p));
     size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
@@ -92,6 +119,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       break;
     memcpy(t, p, n);
     check(&memo, t, n);
+    check_value(&values, all + (p - (const char *)data), (size_t)(end - p));
     if (n)
       check(&memo, t, n - 1);
     free(t);
@@ -100,6 +128,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     p = nl + 1;
   }
   jt_free(&memo);
+  jt_free(&values);
+  free(all);
   keep_prev(&memo, "", 0, 0);
   return 0;
 }

@@ -404,10 +404,51 @@ static void gen_value(struct gen *g, int depth) {
   gap(g);
 }
 
-Test(jsontok, runs_give_fresh_results) {
-  static char text[65536];
+/* jt_parse_value on a text with more after it: the memo parse gives what
+ * a fresh one does, and the value it finds is exactly what jt_parse reads
+ * from the bytes it took. */
+static void same_value(struct jt *memo, const char *s) {
+  struct jt fresh, whole;
+  jt_init(&fresh);
+  jt_init(&whole);
+  size_t used_memo = 0, used_fresh = 0;
+  int want = jt_parse_value(&fresh, s, strlen(s), &used_fresh);
+  int got = jt_parse_value(memo, s, strlen(s), &used_memo);
+  cr_assert_eq(got, want, "verdict differs on %s", s);
+  if (want == 0) {
+    cr_assert_eq(used_memo, used_fresh, "end differs on %s", s);
+    cr_assert_eq(jt_parse(&whole, s, used_fresh), 0, "prefix not JSON: %s", s);
+    cr_assert_eq(memo->n, whole.n, "token count differs on %s", s);
+    for (size_t i = 0; i < whole.n; i++) {
+      const struct jt_tok *a = &memo->t[i], *b = &whole.t[i];
+      cr_assert(a->start == b->start && a->end == b->end &&
+                    a->next == b->next && a->type == b->type &&
+                    a->escaped == b->escaped,
+                "token %zu differs on %s", i, s);
+    }
+  }
+  jt_free(&fresh);
+  jt_free(&whole);
+}
+
+Test(jsontok, values_that_end_where_the_next_byte_says) {
+  /* a number alone ends at the first byte that is not part of it: the
+   * memo must not take "21" from "2121" because the last value was 21 */
+  static const char *const texts[] = {"21,2",  "2121]",   "21 ",    "21",
+                                      "[21]x", "[2121]x", "\"21\"1"};
   struct jt memo;
   jt_init(&memo);
+  for (int round = 0; round < 3; round++)
+    for (size_t i = 0; i < sizeof texts / sizeof *texts; i++)
+      same_value(&memo, texts[i]);
+  jt_free(&memo);
+}
+
+Test(jsontok, runs_give_fresh_results) {
+  static char text[65536];
+  struct jt memo, values;
+  jt_init(&memo);
+  jt_init(&values);
   unsigned family_seed = 99, val_seed = 7;
   size_t checked = 0;
   for (int family = 0; family < 1500; family++) {
@@ -428,6 +469,12 @@ Test(jsontok, runs_give_fresh_results) {
       emit(&g, ",\"tail\":{\"a\":[1,{\"b\":\"c\"}],\"d\":null}}");
       same_tokens(&memo, text);
       checked++;
+      /* the same text as one element of an array, more elements after */
+      static const char *const after[] = {",{\"k0\":1}]", "]", " , [", "x", ""};
+      size_t tl = strlen(text);
+      snprintf(text + tl, sizeof text - tl, "%s", after[val_seed % 5]);
+      same_value(&values, text);
+      text[tl] = '\0';
       /* and now and then a copy cut short, or with a byte changed */
       if (val_seed % 11 == 0 && g.n > 2) {
         text[g.n - 1 - (val_seed >> 4) % 3] = (val_seed >> 9) % 2 ? ']' : ',';
@@ -437,4 +484,5 @@ Test(jsontok, runs_give_fresh_results) {
   }
   cr_expect_gt(checked, 10000);
   jt_free(&memo);
+  jt_free(&values);
 }
