@@ -1222,9 +1222,17 @@ static void free_stream(struct gem_stream *s) {
 }
 
 static void generate_stream(struct at_obs *o, const char *body, size_t len) {
-  struct gem_stream s = {.o = o, .vertex = is_vertex(o), .rep_tok = -1};
-  jt_init(&s.jt);
-  dynbuf_init(&s.last_usage, AT_SSE_EVENT_MAX);
+  /* on the heap like the other stream states: written for every event
+   * while heap bytes are read, its place on the stack made whole runs
+   * slower or not (4K aliasing) */
+  struct gem_stream *s = malloc(sizeof *s);
+  if (!s) {
+    o->oom = 1;
+    return;
+  }
+  *s = (struct gem_stream){.o = o, .vertex = is_vertex(o), .rep_tok = -1};
+  jt_init(&s->jt);
+  dynbuf_init(&s->last_usage, AT_SSE_EVENT_MAX);
   size_t i = 0;
   if (len >= 3 && !memcmp(body, "\xEF\xBB\xBF", 3))
     i = 3;
@@ -1232,68 +1240,69 @@ static void generate_stream(struct at_obs *o, const char *body, size_t len) {
     i++;
   int array = i < len && body[i] == '[';
   if (array) {
-    array_stream(&s, body, len, i);
+    array_stream(s, body, len, i);
   } else {
     struct at_sse sse;
-    at_sse_parse(&sse, body, len, AT_SSE_EVENT_MAX, sse_chunk, &s);
+    at_sse_parse(&sse, body, len, AT_SSE_EVENT_MAX, sse_chunk, s);
     if (sse.oversize)
       at_obs_parse_error(o, "stream: %zu event(s) larger than %u bytes skipped",
                          sse.oversize, AT_SSE_EVENT_MAX);
     at_sse_free(&sse);
   }
-  if (s.dropped_segs)
+  if (s->dropped_segs)
     at_obs_parse_error(o,
                        "stream: more than %d runs of output in a "
                        "candidate; the rest is left out",
                        MAX_SEGMENTS);
 
   /* candidates in index order */
-  for (size_t k = 1; k < s.ncands; k++) {
-    struct cand_acc x = s.cands[k];
+  for (size_t k = 1; k < s->ncands; k++) {
+    struct cand_acc x = s->cands[k];
     size_t j = k;
-    while (j > 0 && s.cands[j - 1].index > x.index) {
-      s.cands[j] = s.cands[j - 1];
+    while (j > 0 && s->cands[j - 1].index > x.index) {
+      s->cands[j] = s->cands[j - 1];
       j--;
     }
-    s.cands[j] = x;
+    s->cands[j] = x;
   }
   size_t unfinished = 0;
-  for (size_t k = 0; k < s.ncands; k++)
-    unfinished += s.cands[k].finish == NULL;
+  for (size_t k = 0; k < s->ncands; k++)
+    unfinished += s->cands[k].finish == NULL;
   /* Gemini sends no end marker of its own; a stream is whole when every
    * candidate has its finish reason (and a JSON array is closed). */
   int blocked = cJSON_GetObjectItemCaseSensitive(o->meta, "block_reason") != 0;
-  int cut = unfinished || (s.ncands == 0 && !blocked && !s.error);
-  if (s.chunks == 0)
+  int cut = unfinished || (s->ncands == 0 && !blocked && !s->error);
+  if (s->chunks == 0)
     at_obs_parse_error(o, "stream has no chunks");
-  else if (array && !s.closed && cut)
+  else if (array && !s->closed && cut)
     at_obs_parse_error(o, "stream ended before the JSON array was closed");
-  else if (!array && cut && !s.error)
+  else if (!array && cut && !s->error)
     at_obs_parse_error(o, "stream ended before a finish reason arrived");
 
-  if (s.ncands) {
+  if (s->ncands) {
     o->output = cJSON_CreateArray();
     if (!o->output)
       o->oom = 1;
-    for (size_t k = 0; k < s.ncands && o->output; k++)
-      emit_candidate(&s, &s.cands[k]);
+    for (size_t k = 0; k < s->ncands && o->output; k++)
+      emit_candidate(s, &s->cands[k]);
     /* all or nothing, as for plain answers; a cut candidate is "error" */
-    if (!unfinished || !(array && s.closed) || s.error)
-      for (size_t k = 0; k < s.ncands; k++)
+    if (!unfinished || !(array && s->closed) || s->error)
+      for (size_t k = 0; k < s->ncands; k++)
         at_obs_finish_reason(o,
-                             s.cands[k].finish ? s.cands[k].finish : "error");
+                             s->cands[k].finish ? s->cands[k].finish : "error");
   }
-  if (s.last_usage.len) { /* read once: the last report with counts */
-    cJSON *um = at_json_parse(s.last_usage.ptr, s.last_usage.len);
+  if (s->last_usage.len) { /* read once: the last report with counts */
+    cJSON *um = at_json_parse(s->last_usage.ptr, s->last_usage.len);
     if (!um) /* valid in its chunk: cut at the cap, or out of memory */
       at_obs_parse_error(o, "stream usageMetadata could not be read");
-    usage_from_cjson(o, um, &s.usage, "stream usageMetadata");
+    usage_from_cjson(o, um, &s->usage, "stream usageMetadata");
     at_obs_meta_str(o, "service_tier", at_json_str(um, "serviceTier"));
     cJSON_Delete(um);
   }
-  apply_usage(o, &s.usage);
+  apply_usage(o, &s->usage);
   note_usage_missing(o, 1);
-  free_stream(&s);
+  free_stream(s);
+  free(s);
 }
 
 const struct at_api_parser at_gemini_generate_parser = {

@@ -838,49 +838,58 @@ static void emit_choice(struct chat_stream *s, struct choice_acc *c) {
 
 static void stream_common(struct at_obs *o, const char *body, size_t len,
                           int legacy) {
-  struct chat_stream s = {.o = o, .legacy = legacy, .rep_tok = -1};
-  jt_init(&s.jt);
+  /* on the heap like the other stream states: written for every event
+   * while heap bytes are read, its place on the stack made whole runs
+   * slower or not (4K aliasing) */
+  struct chat_stream *s = malloc(sizeof *s);
+  if (!s) {
+    o->oom = 1;
+    return;
+  }
+  *s = (struct chat_stream){.o = o, .legacy = legacy, .rep_tok = -1};
+  jt_init(&s->jt);
   struct at_sse sse;
-  at_sse_parse(&sse, body, len, AT_SSE_EVENT_MAX, chat_event, &s);
+  at_sse_parse(&sse, body, len, AT_SSE_EVENT_MAX, chat_event, s);
   if (sse.oversize)
     at_obs_parse_error(o, "stream: %zu event(s) larger than %u bytes skipped",
                        sse.oversize, AT_SSE_EVENT_MAX);
   at_sse_free(&sse);
 
   /* choices in index order */
-  for (size_t i = 1; i < s.nchoices; i++) {
-    struct choice_acc x = s.choices[i];
+  for (size_t i = 1; i < s->nchoices; i++) {
+    struct choice_acc x = s->choices[i];
     size_t j = i;
-    while (j > 0 && cmp_index(s.choices[j - 1].index, x.index) > 0) {
-      s.choices[j] = s.choices[j - 1];
+    while (j > 0 && cmp_index(s->choices[j - 1].index, x.index) > 0) {
+      s->choices[j] = s->choices[j - 1];
       j--;
     }
-    s.choices[j] = x;
+    s->choices[j] = x;
   }
   int unfinished = 0;
-  for (size_t i = 0; i < s.nchoices; i++)
-    unfinished += s.choices[i].finish == NULL;
+  for (size_t i = 0; i < s->nchoices; i++)
+    unfinished += s->choices[i].finish == NULL;
 
-  if (s.events == 0)
+  if (s->events == 0)
     at_obs_parse_error(o, "stream has no events");
-  else if (!s.done && (unfinished || s.nchoices == 0))
+  else if (!s->done && (unfinished || s->nchoices == 0))
     at_obs_parse_error(o, "stream ended before [DONE]");
 
-  if (s.nchoices) {
+  if (s->nchoices) {
     o->output = cJSON_CreateArray();
     if (!o->output)
       o->oom = 1;
-    for (size_t i = 0; i < s.nchoices && o->output; i++)
-      emit_choice(&s, &s.choices[i]);
+    for (size_t i = 0; i < s->nchoices && o->output; i++)
+      emit_choice(s, &s->choices[i]);
     /* all or nothing, as for plain answers */
-    if (!s.done || !unfinished)
-      for (size_t i = 0; i < s.nchoices; i++)
-        at_obs_finish_reason(o, s.choices[i].finish ? s.choices[i].finish
-                                                    : "error");
+    if (!s->done || !unfinished)
+      for (size_t i = 0; i < s->nchoices; i++)
+        at_obs_finish_reason(o, s->choices[i].finish ? s->choices[i].finish
+                                                     : "error");
   }
   at_note_usage_missing(o, 1);
-  free_choices(&s);
-  jt_free(&s.jt);
+  free_choices(s);
+  jt_free(&s->jt);
+  free(s);
 }
 
 static void chat_sse(struct at_obs *o, const char *body, size_t len) {
