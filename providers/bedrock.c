@@ -10,6 +10,7 @@
  * cacheWrite, as the recorded answers show), so the record's inclusive
  * input_tokens is their sum. */
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -590,22 +591,35 @@ struct cv_block_acc {
 struct cv_stream {
   struct at_obs *o;
   struct jt jt;
-  struct cv_block_acc blocks[MAX_BLOCKS];
   size_t nblocks;
+  /* Repeats: when the last contentBlockDelta only added text token
+   * rep_tok to block rep_block, a next one that differs from it only
+   * there and in members nothing reads (the "p" padding) adds its own
+   * text the same way without being read again; -1 otherwise. */
+  int rep_tok;
+  size_t rep_block;
   struct bedrock_usage usage;
   char *stop_reason;
   int started, stopped;
   size_t events;
   int bad_events;
+  /* last: set up one by one as used (cv_index), not zeroed up front */
+  struct cv_block_acc blocks[MAX_BLOCKS];
 };
 
+/* The members a contentBlockDelta is read by. */
+static const struct jt_key delta_keys[] = {JT_KEY("contentBlockIndex"),
+                                           JT_KEY("delta")};
+
 struct cv_stream *at_bedrock_cv_begin(struct at_obs *o) {
-  struct cv_stream *s = calloc(1, sizeof(*s));
+  struct cv_stream *s = malloc(sizeof(*s));
   if (!s) {
     o->oom = 1;
     return NULL;
   }
+  memset(s, 0, offsetof(struct cv_stream, blocks));
   s->o = o;
+  s->rep_tok = -1;
   jt_init(&s->jt);
   return s;
 }
@@ -613,8 +627,11 @@ struct cv_stream *at_bedrock_cv_begin(struct at_obs *o) {
 static struct cv_block_acc *cv_index(struct cv_stream *s, int64_t i) {
   if (i < 0 || i >= MAX_BLOCKS)
     return NULL;
-  while (s->nblocks <= (size_t)i)
-    dynbuf_init(&s->blocks[s->nblocks++].text, AT_ASSEMBLED_MAX);
+  while (s->nblocks <= (size_t)i) {
+    struct cv_block_acc *b = &s->blocks[s->nblocks++];
+    memset(b, 0, sizeof *b);
+    dynbuf_init(&b->text, AT_ASSEMBLED_MAX);
+  }
   return &s->blocks[i];
 }
 
@@ -656,6 +673,10 @@ static void cv_delta(struct cv_stream *s, size_t end_offset) {
   }
   if (jt_str(j, piece, &b->text) > 0)
     at_obs_first_output(s->o, end_offset);
+  if (kind == BK_TEXT && b->kind == BK_TEXT && jt_type(j, piece) == JT_STRING) {
+    s->rep_tok = piece;
+    s->rep_block = (size_t)(b - s->blocks);
+  }
 }
 
 static void cv_start(struct cv_stream *s, const cJSON *ev, size_t end_offset) {
@@ -687,9 +708,18 @@ void at_bedrock_cv_event(struct cv_stream *s, const char *type, size_t type_len,
   s->events++;
   int r = jt_parse(&s->jt, json, len);
   if (r == 0 && type_is(type, type_len, "contentBlockDelta")) {
+    if (s->rep_tok >= 0 && jt_type(&s->jt, s->rep_tok) == JT_STRING &&
+        jt_repeats(&s->jt, s->rep_tok, 0, delta_keys,
+                   sizeof delta_keys / sizeof *delta_keys, 0, NULL)) {
+      if (jt_str(&s->jt, s->rep_tok, &s->blocks[s->rep_block].text) > 0)
+        at_obs_first_output(o, end_offset);
+      return;
+    }
+    s->rep_tok = -1;
     cv_delta(s, end_offset);
     return;
   }
+  s->rep_tok = -1;
   cJSON *ev = r == -1 ? NULL : at_json_parse(json, len);
   if (!cJSON_IsObject(ev)) {
     if (!s->bad_events++)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/dynbuf.h"
 #include "helpers.h"
 #include "providers/bedrock.h"
 #include "providers/eventstream.h"
@@ -547,4 +548,126 @@ Test(bedrock, arn_model_is_priced_by_its_id) {
   cr_expect_float_eq(jnum(r, "cost_details.total"),
                      1000 * 0.035e-6 + 100 * 0.14e-6, 1e-12);
   cJSON_Delete(r);
+}
+
+/* One event-stream message with :message-type event, :event-type type and
+ * a JSON payload, appended to b. */
+static void es_frame(struct dynbuf *b, const char *type, const char *json) {
+  unsigned char out[1024];
+  const char *h[] = {":message-type", "event",           ":event-type", type,
+                     ":content-type", "application/json"};
+  size_t n = 12;
+  for (size_t i = 0; i < 6; i += 2) {
+    size_t nl = strlen(h[i]), vl = strlen(h[i + 1]);
+    out[n++] = (unsigned char)nl;
+    memcpy(out + n, h[i], nl);
+    n += nl;
+    out[n++] = 7;
+    out[n++] = 0;
+    out[n++] = (unsigned char)vl;
+    memcpy(out + n, h[i + 1], vl);
+    n += vl;
+  }
+  size_t hl = n - 12, pl = strlen(json), total = n + pl + 4;
+  cr_assert_lt(total, sizeof out);
+  memcpy(out + n, json, pl);
+  for (int i = 0; i < 4; i++) {
+    out[i] = (unsigned char)(total >> (24 - 8 * i));
+    out[4 + i] = (unsigned char)(hl >> (24 - 8 * i));
+  }
+  uint32_t c = at_crc32(0, out, 8);
+  for (int i = 0; i < 4; i++)
+    out[8 + i] = (unsigned char)(c >> (24 - 8 * i));
+  c = at_crc32(0, out, total - 4);
+  for (int i = 0; i < 4; i++)
+    out[total - 4 + i] = (unsigned char)(c >> (24 - 8 * i));
+  dynbuf_add(b, out, total);
+}
+
+/* ConverseStream made at random (text deltas of blocks 0 and 2 and
+ * tool-input deltas of block 1 interleaved, a delta now and then sent twice, a
+ * new "p" padding every time): whether an event is read in full or taken for a
+ * repeat of the one before (bedrock.c, rep_tok), each block is exactly its
+ * deltas. */
+Test(bedrock, converse_stream_random_deltas_exactly) {
+  for (unsigned round = 0; round < 200; round++) {
+    unsigned seed = 31 + round;
+    struct dynbuf body, want[3];
+    dynbuf_init(&body, 1 << 20);
+    for (int i = 0; i < 3; i++)
+      dynbuf_init(&want[i], 1 << 20);
+    char ev[512], piece[8] = "ab";
+    es_frame(&body, "messageStart", "{\"role\":\"assistant\"}");
+    es_frame(&body, "contentBlockStart",
+             "{\"contentBlockIndex\":1,\"start\":{\"toolUse\":{\"toolUseId\":"
+             "\"tu_r\",\"name\":\"look\"}}}");
+    int block = 0;
+    for (int e = 0; e < 50; e++) {
+      seed = seed * 1103515245u + 12345u;
+      unsigned k = (seed >> 16) % 100;
+      if (k < 15)
+        block = (int)((seed >> 12) % 3);
+      if (k >= 15 && k < 85) {
+        size_t n = 1 + (seed >> 8) % 5;
+        for (size_t i = 0; i < n; i++)
+          piece[i] = (char)('a' + (seed >> (i * 3)) % 26);
+        piece[n] = '\0';
+      }
+      char pad[16];
+      size_t pn = (seed >> 4) % 14;
+      for (size_t i = 0; i < pn; i++)
+        pad[i] = (char)('A' + (seed >> (i % 20)) % 26);
+      pad[pn] = '\0';
+      if (block != 1 && round % 2)
+        snprintf(ev, sizeof ev,
+                 "{\"contentBlockIndex\":%d,\"delta\":{\"text\":\"%s\"},"
+                 "\"p\":\"%s\"}",
+                 block, piece, pad);
+      else if (block != 1) /* the index after the delta: as valid */
+        snprintf(ev, sizeof ev,
+                 "{\"delta\":{\"text\":\"%s\"},\"contentBlockIndex\":%d,"
+                 "\"p\":\"%s\"}",
+                 piece, block, pad);
+      else
+        snprintf(ev, sizeof ev,
+                 "{\"contentBlockIndex\":1,\"delta\":{\"toolUse\":{\"input\":"
+                 "\"%s\"}},\"p\":\"%s\"}",
+                 piece, pad);
+      es_frame(&body, "contentBlockDelta", ev);
+      dynbuf_addstr(&want[block], piece);
+    }
+    es_frame(&body, "messageStop", "{\"stopReason\":\"tool_use\"}");
+    struct at_exchange ex =
+        fx_exchange(STREAM_URL, "{\"messages\":[]}", body.ptr, 200, ES_HEADERS);
+    ex.resp_body_len = body.len;
+    cJSON *r = fx_parse(&ex);
+    int seen_text = 0, seen_tool = 0;
+    const cJSON *p;
+    cJSON_ArrayForEach(p, jget(r, "output.0.parts")) {
+      const char *type = jstr(p, "type");
+      if (!strcmp(type, "text")) {
+        /* in block order: 0, then 2 */
+        int b = seen_text++ == 0 && want[0].len ? 0 : 2;
+        cr_assert_str_eq(jstr(p, "content"), want[b].ptr ? want[b].ptr : "",
+                         "round %u block %d", round, b);
+      } else if (!strcmp(type, "tool_call")) {
+        seen_tool = 1;
+        /* no input deltas: the tool call's input is {} */
+        if (!want[1].len) {
+          cr_assert(cJSON_IsObject(jget(p, "arguments")), "round %u", round);
+          continue;
+        }
+        const char *args = jstr(p, "arguments");
+        cr_assert(args && !strcmp(args, want[1].ptr), "round %u: %s", round,
+                  args ? args : "(not a string)");
+      }
+    }
+    cr_assert_eq(seen_text, (want[0].len > 0) + (want[2].len > 0), "round %u",
+                 round);
+    cr_assert(seen_tool, "round %u", round);
+    cJSON_Delete(r);
+    dynbuf_free(&body);
+    for (int i = 0; i < 3; i++)
+      dynbuf_free(&want[i]);
+  }
 }
