@@ -86,7 +86,10 @@ static void process_line(struct at_sse *s, const char *line, size_t len,
     overflow(s);
     return;
   }
-  const char *colon = memchr(line, ':', len);
+  /* "data:" lines are nearly all of a stream: recognised without a
+   * search for the colon */
+  const char *colon =
+      len >= 5 && !memcmp(line, "data:", 5) ? line + 4 : memchr(line, ':', len);
   size_t flen = colon ? (size_t)(colon - line) : len;
   const char *v = colon ? colon + 1 : line + len;
   size_t vlen = (size_t)(line + len - v);
@@ -99,8 +102,17 @@ static void process_line(struct at_sse *s, const char *line, size_t len,
       overflow(s);
       return;
     }
-    dynbuf_add(&s->data, v, vlen);
-    dynbuf_add(&s->data, "\n", 1);
+    struct dynbuf *d = &s->data;
+    if (d->ptr && d->len + vlen + 2 <= d->cap) {
+      /* room already: the value and its '\n' without two calls */
+      memcpy(d->ptr + d->len, v, vlen);
+      d->len += vlen;
+      d->ptr[d->len++] = '\n';
+      d->ptr[d->len] = '\0';
+    } else {
+      dynbuf_add(d, v, vlen);
+      dynbuf_add(d, "\n", 1);
+    }
   } else if (flen == 5 && memcmp(line, "event", 5) == 0) {
     dynbuf_reset(&s->event);
     dynbuf_add(&s->event, v, vlen);
@@ -144,6 +156,9 @@ void at_sse_feed(struct at_sse *s, const char *p, size_t n) {
   size_t base = s->offset;
   s->offset += n;
   size_t i = 0;
+  /* Most streams end lines with LF alone: when this feed has no CR, one
+   * search per line will do. */
+  int has_cr = memchr(p, '\r', n) != NULL;
   while (i < n && !s->stopped) {
     if (s->after_cr) {
       s->after_cr = 0;
@@ -155,7 +170,7 @@ void at_sse_feed(struct at_sse *s, const char *p, size_t n) {
     /* the line ends at the first LF or CR: two memchr beat a byte loop */
     const char *lf = memchr(p + i, '\n', n - i);
     size_t span = lf ? (size_t)(lf - (p + i)) : n - i;
-    const char *cr = memchr(p + i, '\r', span);
+    const char *cr = has_cr ? memchr(p + i, '\r', span) : NULL;
     size_t k = cr ? (size_t)(cr - p) : lf ? (size_t)(lf - p) : n;
     if (k == n) {
       hold_partial(s, p + i, n - i);
