@@ -722,16 +722,21 @@ static int refill(struct jt *j, const char *s, size_t len) {
   j->used = pn + tail;
   /* The text is the previous one with the holes refilled. Tokens and
    * checkpoints come in order of position: the shift at a start grows as
-   * holes are passed; a container's end looks it up. */
+   * holes are passed; a container's end looks it up (most enclose every
+   * hole: the whole growth); past the last hole everything moves alike. */
   size_t h = 0, past = 0, i = 0;
   int64_t shift = 0;
+  uint32_t last_end = j->ntpl ? old_end[j->ntpl - 1] : 0;
+  int64_t total = j->ntpl ? growth[j->ntpl - 1] : 0;
+#define MOVED_END(e)                                                           \
+  ((e)-1 >= last_end ? (uint32_t)((int64_t)(e) + total)                        \
+                     : (uint32_t)moved_pos(j, old_end, growth, (e)-1) + 1)
   if (j->ntpl) {
     /* before the first hole only the containers around it change */
     uint32_t first_at = new_start[0]; /* == its old start: bytes before agree */
     for (; i < j->tpl[0]; i++)
       if (j->t[i].end > first_at)
-        j->t[i].end =
-            (uint32_t)moved_pos(j, old_end, growth, j->t[i].end - 1) + 1;
+        j->t[i].end = MOVED_END(j->t[i].end);
   } else {
     i = j->prev_n; /* the same text */
   }
@@ -742,16 +747,25 @@ static int refill(struct jt *j, const char *s, size_t len) {
       t->end = new_end[h];
       t->escaped = esc_of[h];
       h++;
+      if (h == j->ntpl)
+        break;
       continue;
     }
     while (past < j->ntpl && old_end[past] <= t->start)
       shift = growth[past++];
     uint32_t start = (uint32_t)((int64_t)t->start + shift);
     if (t->type == JT_OBJECT || t->type == JT_ARRAY)
-      t->end = (uint32_t)moved_pos(j, old_end, growth, t->end - 1) + 1;
+      t->end = MOVED_END(t->end);
     else
       t->end = start + (t->end - t->start);
     t->start = start;
+  }
+#undef MOVED_END
+  /* after the last hole: one shift for all (modulo 2^32 adds back right) */
+  uint32_t sh = (uint32_t)total;
+  for (i++; i < j->prev_n; i++) {
+    j->t[i].start += sh;
+    j->t[i].end += sh;
   }
   past = 0;
   shift = 0;
