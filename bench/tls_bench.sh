@@ -38,7 +38,12 @@ done
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/autotrace-tlsbench.XXXXXX")
 srv=""
 cleanup() {
-  [ -n "$srv" ] && kill "$srv" 2>/dev/null && wait "$srv" 2>/dev/null
+  # (set -e holds in the trap too: a server that dies of the kill must not
+  # become this script's exit status)
+  if [ -n "$srv" ]; then
+    kill "$srv" 2>/dev/null || true
+    wait "$srv" 2>/dev/null || true
+  fi
   rm -rf "$tmp"
 }
 trap cleanup EXIT
