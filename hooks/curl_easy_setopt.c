@@ -50,13 +50,23 @@ static struct at_curl_handle *state_for(CURL *h, CURLoption opt) {
 }
 
 static void set_url(struct at_curl_handle *st, const char *url) {
+  if (url && st->url && strcmp(st->url, url) == 0)
+    return; /* the same LLM URL again: the same match */
   free(st->url);
   st->url = NULL;
   memset(&st->match, 0, sizeof st->match);
-  if (url && at_match_url(url, &st->match) && st->match.api != AT_API_NONE)
+  if (!url || (st->nomatch[0] && strcmp(st->nomatch, url) == 0))
+    return; /* none, or the same other URL again: api NONE */
+  if (at_match_url(url, &st->match) && st->match.api != AT_API_NONE) {
     st->url = strdup(url);
-  if (!st->url)
-    st->match.api = AT_API_NONE;
+    if (!st->url)
+      st->match.api = AT_API_NONE;
+    return;
+  }
+  st->match.api = AT_API_NONE;
+  size_t n = strlen(url);
+  if (n < sizeof st->nomatch)
+    memcpy(st->nomatch, url, n + 1);
 }
 
 /* CURLOPT_COPYPOSTFIELDS: libcurl copies the data now (POSTFIELDSIZE as set

@@ -68,6 +68,11 @@ struct at_curl_handle {
   /* options as the application set them */
   struct at_match match; /* what the current URL is */
   char *url;             /* kept only when match.api != AT_API_NONE */
+  /* The verdict on a URL depends on its text alone, and clients set the
+   * same URL request after request: the last one that did not match is
+   * remembered (up to this size), as a matching one is in `url`, so that
+   * setting it again is a string compare, not a match (set_url). */
+  char nomatch[128];
   const char *postfields;
   char *copypostfields; /* our copy of CURLOPT_COPYPOSTFIELDS */
   size_t copypostfields_len;

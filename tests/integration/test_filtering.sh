@@ -43,6 +43,24 @@ case_non_llm_requests_are_ignored() {
   check "$T/recs.jsonl" --where-contains http.url=/other --count 0
 }
 
+# One handle, its URL set again before every transfer (as most clients
+# do): LLM, LLM, other, other, LLM, LLM, other, other. Setting the same URL
+# again reuses the verdict (hooks/curl_easy_setopt.c, set_url): exactly
+# the LLM transfers must be recorded, the others never.
+case_one_handle_switching_urls() {
+  start_mock --tls
+  local S=$T/spool
+  compare_run switch "$S" "$CLIENT" --cacert "$CERT" --body-string "$CHAT" \
+    -H "Authorization: Bearer $KEY" --repeat 8 --alt-url "$MOCK_URL/other" \
+    "$MOCK_URL/v1/chat/completions"
+  [ "$(grep -o 'mock answer' "$T/switch.traced.out" | wc -l)" = 4 ] ||
+    fail "expected four chat answers"
+  export_jsonl "$S" "$T/recs.jsonl"
+  check "$T/recs.jsonl" --where type=generation --count 4 \
+    --eq "http.url=$MOCK_URL/v1/chat/completions"
+  check "$T/recs.jsonl" --where-contains http.url=/other --count 0
+}
+
 case_hosts_exclude() {
   start_mock --tls
   local S=$T/spool
@@ -146,6 +164,7 @@ case_default_spool_location() {
   check "$T/recs.jsonl" --where type=generation --count 1
 }
 
-run_cases case_non_llm_requests_are_ignored case_hosts_exclude \
+run_cases case_non_llm_requests_are_ignored case_one_handle_switching_urls \
+  case_hosts_exclude \
   case_hosts_custom_path case_disable case_capture_metadata_only \
   case_unwritable_spool case_default_spool_location

@@ -15,6 +15,9 @@
  *                                     one reused easy handle
  *     --parallel N                    N transfers at once on one multi handle
  *     --dup                           perform with a curl_easy_duphandle copy
+ *     --alt-url URL2                  with --repeat: transfers 2, 3, 6, 7, ...
+ *                                     go to URL2 instead (the URL set again
+ *                                     on the same handle before each)
  *     --reset                         curl_easy_reset and reconfigure between
  *                                     transfers (implies at least 2)
  *     --fork                          one transfer, then fork(): the child and
@@ -48,7 +51,8 @@ enum post { POST_FIELDS, POST_COPY, POST_READ };
 
 struct opts {
   const char *url;
-  char *body; /* NULL: GET */
+  const char *alt_url; /* --alt-url */
+  char *body;          /* NULL: GET */
   size_t body_len;
   const char *headers[64];
   int nheaders;
@@ -513,7 +517,8 @@ static void usage(void) {
           "usage: llm_client [--body FILE | --body-string S] [-H HDR]...\n"
           "  [--api easy|multi|multi-socket]\n"
           "  [--post postfields|copypostfields|readfunction]\n"
-          "  [--write callback|default] [--header-cb] [--repeat N]\n"
+          "  [--write callback|default] [--header-cb] [--repeat N]"
+          " [--alt-url URL2]\n"
           "  [--parallel N] [--dup] [--reset] [--fork] [--compressed]\n"
           "  [--cacert F] [--insecure] [--timeout-ms N] [--maps-to F] URL\n");
   exit(2);
@@ -594,6 +599,9 @@ static void parse_args(int argc, char **argv) {
     } else if (!strcmp(a, "--parallel")) {
       NEEDV();
       O.parallel = to_int(v, 1, 32);
+    } else if (!strcmp(a, "--alt-url")) {
+      NEEDV();
+      O.alt_url = v;
     } else if (!strcmp(a, "--dup")) {
       O.dup = 1;
     } else if (!strcmp(a, "--reset")) {
@@ -676,6 +684,8 @@ int main(int argc, char **argv) {
         curl_easy_reset(x.h);
         configure(&x);
       }
+      if (O.alt_url)
+        SET(x.h, CURLOPT_URL, r % 4 < 2 ? O.url : O.alt_url);
       rc |= one(&x);
     }
     xfer_free(&x);
