@@ -26,6 +26,11 @@ import ssl
 import sys
 import urllib.parse
 
+# httpx gives up after 5 s by default; a loaded 2-CPU CI machine running
+# the ASan suite beside a test can be slower than that (the other
+# libraries used here wait without a limit).
+HTTPX_TIMEOUT = 60.0
+
 
 def body_for(a, i):
     msg = [{"role": "user", "content": "%s number %d" % (a.tag, i)}]
@@ -86,7 +91,8 @@ def run_requests(a):
 
 def run_httpx(a):
     import httpx
-    with httpx.Client(verify=a.cacert or True, http2=False) as c:
+    with httpx.Client(verify=a.cacert or True, http2=False,
+                      timeout=HTTPX_TIMEOUT) as c:
         for i in range(a.n):
             if a.stream:
                 with c.stream("POST", a.url + path_for(a),
@@ -117,6 +123,7 @@ def run_httpx2(a):
         return r.http_version, r.content
 
     with httpx.Client(verify=a.cacert or True, http2=True,
+                      timeout=HTTPX_TIMEOUT,
                       http1=not a.prior_knowledge) as c:
         res = [one(c, 0)] if a.n else []
         if a.concurrent:
@@ -147,6 +154,7 @@ def run_httpx2_async(a):
 
     async def main():
         async with httpx.AsyncClient(verify=a.cacert or True,
+                                     timeout=HTTPX_TIMEOUT,
                                      http2=True) as c:
             res = [await one(c, 0)] if a.n else []
             rest = [one(c, i) for i in range(1, a.n)]
