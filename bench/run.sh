@@ -25,6 +25,7 @@
 #                        starts there, its writer thread (created at the
 #                        first capture) inherits it, then the main thread
 #                        moves to BENCH_CPU
+#   BENCH_PARSE_RUNS=9   parse_bench processes (issue #4's throughput)
 #   BENCH_DOC=docs/benchmarks.md   where the report goes ("" = nowhere)
 #
 # Why pin: a client and a server ping-ponging over loopback on two CPUs pay
@@ -349,13 +350,13 @@ thread_d_us=$(calc "$thread_shim_us - $thread_plain_us")
 # parse_bench in PARSE_RUNS separate processes, each case's median slice;
 # the table gives the median over the processes: where a process's stack
 # and heap fall changes a run's speed by up to 1.6x on this kind of VM.
-PARSE_RUNS=${BENCH_PARSE_RUNS-5}
+PARSE_RUNS=${BENCH_PARSE_RUNS-9}
 echo "[5/5] parse throughput: parse_bench, $PARSE_RUNS runs..."
 parse_fail=""
 i=0
 : >"$tmp/parse.txt"
 while [ "$i" -lt "$PARSE_RUNS" ]; do
-  "$B/bench/parse_bench" -t 0.5 ${CPU:+-c "$CPU"} >>"$tmp/parse.txt" ||
+  "$B/bench/parse_bench" -t 0.3 ${CPU:+-c "$CPU"} >>"$tmp/parse.txt" ||
     parse_fail="parse_bench found an exchange that does not parse cleanly"
   i=$((i + 1))
 done
@@ -468,7 +469,8 @@ benchmark itself: run \`make bench\` to refresh it on your machine.
 | CPU left to autotrace's writer | ${WCPU:-not pinned} |
 
 Command: \`make bench\` (knobs, with the values used: \`BENCH_RUNS=$RUNS
-BENCH_N=$N BENCH_SPAWN_N=$SPAWN_N BENCH_CPU=$CPU BENCH_WRITER_CPU=$WCPU\`).
+BENCH_N=$N BENCH_SPAWN_N=$SPAWN_N BENCH_CPU=$CPU BENCH_WRITER_CPU=$WCPU
+BENCH_PARSE_RUNS=$PARSE_RUNS\`).
 
 ## Results
 
@@ -518,9 +520,10 @@ record built and freed) on a typical exchange of our own making — a
 \`usage:null\` and an \`obfuscation\` pad, Responses deltas with
 \`sequence_number\` and \`obfuscation\`, Gemini chunks whose
 \`usageMetadata\` grows, Bedrock event-stream frames with CRCs) — one
-thread pinned to CPU ${CPU:-(none)}, thread CPU time, 0.5 s per case in 11
-slices (the median slice counts), in $PARSE_RUNS separate processes; the
-table gives the median over the processes and each process's figure.
+thread pinned to CPU ${CPU:-(none)}, thread CPU time, 0.3 s per case in 11
+slices (the median slice counts), in $PARSE_RUNS separate processes spread
+over a minute; the table gives the median over the processes and each
+process's figure.
 Targets: ≥ 20,000 exchanges/s plain, ≥ 10,000/s for 200-event streams.
 Peak KB is the most heap one exchange holds at once (record included),
 allocs the allocations per exchange.
