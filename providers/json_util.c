@@ -68,7 +68,7 @@ int at_json_add_copy(cJSON *obj, const char *key, const cJSON *v) {
   return 0;
 }
 
-cJSON *at_json_add_strn(cJSON *obj, const char *key, const char *s, size_t n) {
+cJSON *at_json_strn(const char *s, size_t n) {
   /* One allocation and one copy, straight into the node's string:
    * message contents run to many kilobytes, and going through a
    * NUL-terminated temporary and cJSON_CreateString copied them twice. The
@@ -86,6 +86,13 @@ cJSON *at_json_add_strn(cJSON *obj, const char *key, const char *s, size_t n) {
   }
   item->type = cJSON_String;
   item->valuestring = text;
+  return item;
+}
+
+cJSON *at_json_add_strn(cJSON *obj, const char *key, const char *s, size_t n) {
+  cJSON *item = at_json_strn(s, n);
+  if (!item)
+    return NULL;
   if (key)
     cJSON_AddItemToObject(obj, key, item);
   else

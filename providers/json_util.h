@@ -31,6 +31,10 @@ int at_json_add_copy(cJSON *obj, const char *key, const cJSON *v);
  * append it to an array when key is NULL. Returns the new item or NULL. */
 cJSON *at_json_add_strn(cJSON *obj, const char *key, const char *s, size_t n);
 
+/* The string node at_json_add_strn adds, not yet added anywhere (NULL when
+ * out of memory). */
+cJSON *at_json_strn(const char *s, size_t n);
+
 /* Copy src[0..n) into dst (capacity cap >= 1, always NUL-terminated),
  * replacing every byte that is not part of valid UTF-8 by '?' and, when
  * `flatten` is set, control characters other than '\n' and '\t' by ' '.

@@ -32,20 +32,7 @@ static void add_str(struct at_obs *o, cJSON *obj, const char *key,
  * at_json_add_strn's one allocation and one copy, without copying the
  * key. */
 static cJSON *add_strn(cJSON *obj, const char *key, const char *s, size_t n) {
-  char *text = cJSON_malloc(n + 1);
-  if (!text)
-    return NULL;
-  if (n)
-    memcpy(text, s, n);
-  text[n] = '\0';
-  cJSON *item = cJSON_CreateNull();
-  if (!item) {
-    cJSON_free(text);
-    return NULL;
-  }
-  item->type = cJSON_String;
-  item->valuestring = text;
-  return at_cs_add(obj, key, item);
+  return at_cs_add(obj, key, at_json_strn(s, n)); /* NULL passes through */
 }
 
 /* A deep copy of v (when not NULL) under the literal key; 0 or -1. */
