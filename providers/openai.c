@@ -683,7 +683,8 @@ static void meta_once(struct at_obs *o, const struct jt *j, int tok,
   at_obs_meta_str(o, key, jt_strbuf(j, tok, buf, sizeof buf));
 }
 
-/* In the order chunks carry them (jt_pick looks from the last found). */
+/* In the order chunks carry them: jt_pick compares a member's name with
+ * the keys in this order, so the usual ones are found first. */
 enum {
   R_ID,
   R_MODEL,

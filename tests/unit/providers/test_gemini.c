@@ -708,3 +708,97 @@ Test(gemini, api_keys_never_reach_the_record) {
   free(text);
   cJSON_Delete(r);
 }
+
+/* Streams made at random from the chunk shapes Gemini sends (a text or
+ * thought part, the same chunk twice, an empty part carrying a thought
+ * signature, usage that grows, a member nothing reads changing), as SSE
+ * and as a JSON array: whether a chunk is read in full or taken for a
+ * repeat of the one before (gemini.c, repeat_chunk), the answer must be
+ * the pieces sent, in runs of one kind, and the usage the last one. */
+Test(gemini, stream_random_chunks_assemble_exactly) {
+  static char body[1 << 16];
+  for (unsigned round = 0; round < 240; round++) {
+    unsigned seed = 4242 + round;
+    int array = round % 2;
+    size_t n = 0;
+    /* expected parts: kinds and texts of the runs */
+    char want[16][2048];
+    int kinds[16], nruns = 0;
+    char chunk[512], last[512] = "", piece[12] = "ab";
+    int thought = 0, count = 0;
+    n += (size_t)snprintf(body + n, sizeof body - n, "%s", array ? "[" : "");
+    for (int e = 0; e < 40; e++) {
+      seed = seed * 1103515245u + 12345u;
+      unsigned k = (seed >> 16) % 100;
+      if (k < 12 && last[0]) {
+        snprintf(chunk, sizeof chunk, "%s", last); /* the same again */
+      } else {
+        if (k < 30)
+          thought = !thought;
+        size_t len = (seed >> 8) % 7;
+        for (size_t i = 0; i < len; i++)
+          piece[i] = (char)('a' + (seed >> (i * 2)) % 26);
+        piece[len] = '\0';
+        count += 1 + (int)(seed % 3);
+        snprintf(
+            chunk, sizeof chunk,
+            "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"%s\"%s%s}"
+            "],\"role\":\"model\"},\"index\":0}],\"usageMetadata\":{"
+            "\"promptTokenCount\":11,\"candidatesTokenCount\":%d,"
+            "\"totalTokenCount\":%d},\"modelVersion\":\"gemini-2.5-pro\","
+            "\"createTime\":\"%s\",\"responseId\":\"r-1\"}",
+            piece, thought ? ",\"thought\":true" : "",
+            len == 0 ? ",\"thoughtSignature\":\"c2ln\"" : "", count, 11 + count,
+            k % 9 == 0 ? "2026-11-21T12:00:01Z" : "t0");
+      }
+      /* the pieces the chunk adds (the last chunk's, when repeated) */
+      const char *t = strstr(chunk, "\"text\":\"") + 8;
+      size_t tl = (size_t)(strchr(t, '"') - t);
+      int kind = strstr(chunk, "\"thought\":true") != NULL;
+      if (tl) {
+        if (!nruns || kinds[nruns - 1] != kind) {
+          cr_assert_lt(nruns, 16);
+          kinds[nruns] = kind;
+          want[nruns++][0] = '\0';
+        }
+        strncat(want[nruns - 1], t, tl);
+      }
+      snprintf(last, sizeof last, "%s", chunk);
+      n += (size_t)snprintf(body + n, sizeof body - n, "%s%s%s",
+                            array ? (e ? ",\r\n" : "") : "data: ", chunk,
+                            array ? "" : "\r\n\r\n");
+    }
+    /* the finishing chunk with the final usage, or (every other time)
+     * without: the usage is then the last one a chunk carried */
+    if (round % 4 < 2) {
+      count += 1;
+      snprintf(chunk, sizeof chunk,
+               "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"\"}],"
+               "\"role\":\"model\"},\"finishReason\":\"STOP\",\"index\":0}],"
+               "\"usageMetadata\":{\"promptTokenCount\":11,"
+               "\"candidatesTokenCount\":%d,\"totalTokenCount\":%d}}",
+               count, 11 + count);
+    } else {
+      snprintf(chunk, sizeof chunk,
+               "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"\"}],"
+               "\"role\":\"model\"},\"finishReason\":\"STOP\",\"index\":0}]}");
+    }
+    n += (size_t)snprintf(body + n, sizeof body - n, "%s%s%s%s",
+                          array ? ",\r\n" : "data: ", chunk,
+                          array ? "" : "\r\n\r\n", array ? "]" : "");
+    cr_assert_lt(n, sizeof body - 1);
+    cJSON *r = run(array ? STREAM_URL : SSE_URL, SIMPLE_REQ, body, 200);
+    cr_assert_null(jget(r, "metadata.parse_error"), "round %u", round);
+    cr_assert_eq(jsize(r, "output.0.parts"), nruns, "round %u", round);
+    for (int i = 0; i < nruns; i++) {
+      char path[64];
+      snprintf(path, sizeof path, "output.0.parts.%d.type", i);
+      cr_assert_str_eq(jstr(r, path), kinds[i] ? "reasoning" : "text",
+                       "round %u part %d", round, i);
+      snprintf(path, sizeof path, "output.0.parts.%d.content", i);
+      cr_assert_str_eq(jstr(r, path), want[i], "round %u part %d", round, i);
+    }
+    cr_assert_eq(jnum(r, "usage.output_tokens"), count, "round %u", round);
+    cJSON_Delete(r);
+  }
+}
