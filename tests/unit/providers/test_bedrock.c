@@ -362,59 +362,61 @@ Test(bedrock, converse_stream_unknown_event_and_header_types) {
   cJSON_Delete(r);
 }
 
+/* One event-stream message: string headers h (name, value, ...,
+ * NULL-terminated, at most three pairs) and the payload, its lengths and
+ * both CRCs filled in, appended to b. */
+static void es_message(struct dynbuf *b, const char *const *h,
+                       const void *payload, size_t plen) {
+  unsigned char out[1024];
+  size_t n = 12;
+  for (size_t i = 0; i < 6 && h[i]; i += 2) {
+    size_t nl = strlen(h[i]), vl = strlen(h[i + 1]);
+    out[n++] = (unsigned char)nl;
+    memcpy(out + n, h[i], nl);
+    n += nl;
+    out[n++] = 7; /* string */
+    out[n++] = 0;
+    out[n++] = (unsigned char)vl;
+    memcpy(out + n, h[i + 1], vl);
+    n += vl;
+  }
+  size_t hl = n - 12, total = n + plen + 4;
+  cr_assert_lt(total, sizeof out);
+  memcpy(out + n, payload, plen);
+  for (int i = 0; i < 4; i++) {
+    out[i] = (unsigned char)(total >> (24 - 8 * i));
+    out[4 + i] = (unsigned char)(hl >> (24 - 8 * i));
+  }
+  uint32_t c = at_crc32(0, out, 8);
+  for (int i = 0; i < 4; i++)
+    out[8 + i] = (unsigned char)(c >> (24 - 8 * i));
+  c = at_crc32(0, out, total - 4);
+  for (int i = 0; i < 4; i++)
+    out[total - 4 + i] = (unsigned char)(c >> (24 - 8 * i));
+  dynbuf_add(b, out, total);
+}
+
 /* An error message (":message-type: error") and payload bytes that are not
  * UTF-8: the record stays valid UTF-8 and says what happened. */
 Test(bedrock, stream_error_message_and_bad_utf8) {
-  unsigned char body[1024];
-  size_t n = 0;
-  static const unsigned char delta[] =
+  static const char delta[] =
       "{\"contentBlockIndex\":0,\"delta\":{\"text\":\"ok \xff\xfe end\"}}";
-  const struct {
-    const char *h[6];
-    const unsigned char *payload;
-    size_t plen;
-  } msgs[] = {
-      {{":message-type", "event", ":event-type", "contentBlockDelta", NULL},
-       delta,
-       sizeof delta - 1},
-      {{":message-type", "error", ":error-code", "InternalFailure",
-        ":error-message", "The service hit a snag"},
-       (const unsigned char *)"",
-       0},
-  };
-  for (size_t k = 0; k < 2; k++) {
-    unsigned char *out = body + n;
-    size_t h = 12;
-    for (size_t i = 0; i < 6 && msgs[k].h[i]; i += 2) {
-      size_t nl = strlen(msgs[k].h[i]), vl = strlen(msgs[k].h[i + 1]);
-      out[h++] = (unsigned char)nl;
-      memcpy(out + h, msgs[k].h[i], nl);
-      h += nl;
-      out[h++] = 7;
-      out[h++] = 0;
-      out[h++] = (unsigned char)vl;
-      memcpy(out + h, msgs[k].h[i + 1], vl);
-      h += vl;
-    }
-    memcpy(out + h, msgs[k].payload, msgs[k].plen);
-    size_t total = h + msgs[k].plen + 4;
-    out[0] = 0;
-    out[1] = 0;
-    out[2] = (unsigned char)(total >> 8);
-    out[3] = (unsigned char)total;
-    out[4] = out[5] = out[6] = 0;
-    out[7] = (unsigned char)(h - 12);
-    uint32_t c = at_crc32(0, out, 8);
-    for (int i = 0; i < 4; i++)
-      out[8 + i] = (unsigned char)(c >> (24 - 8 * i));
-    c = at_crc32(0, out, total - 4);
-    for (int i = 0; i < 4; i++)
-      out[total - 4 + i] = (unsigned char)(c >> (24 - 8 * i));
-    n += total;
-  }
-  struct at_exchange ex = fx_exchange(STREAM_URL, "{\"messages\":[]}",
-                                      (const char *)body, 200, ES_HEADERS);
-  ex.resp_body_len = n;
+  static const char *const event[] = {":message-type", "event", ":event-type",
+                                      "contentBlockDelta", NULL};
+  static const char *const error[] = {":message-type",
+                                      "error",
+                                      ":error-code",
+                                      "InternalFailure",
+                                      ":error-message",
+                                      "The service hit a snag",
+                                      NULL};
+  struct dynbuf body;
+  dynbuf_init(&body, 4096);
+  es_message(&body, event, delta, sizeof delta - 1);
+  es_message(&body, error, "", 0);
+  struct at_exchange ex =
+      fx_exchange(STREAM_URL, "{\"messages\":[]}", body.ptr, 200, ES_HEADERS);
+  ex.resp_body_len = body.len;
   cJSON *r = fx_parse(&ex);
   cr_expect_str_eq(jstr(r, "level"), "ERROR");
   cr_expect_str_eq(jstr(r, "status_message"), "The service hit a snag");
@@ -425,6 +427,7 @@ Test(bedrock, stream_error_message_and_bad_utf8) {
   cr_expect(at_utf8_valid(text, strlen(text)));
   free(text);
   cJSON_Delete(r);
+  dynbuf_free(&body);
 }
 
 /* Binary junk, or JSON, announced as an event stream. */
@@ -553,35 +556,10 @@ Test(bedrock, arn_model_is_priced_by_its_id) {
 /* One event-stream message with :message-type event, :event-type type and
  * a JSON payload, appended to b. */
 static void es_frame(struct dynbuf *b, const char *type, const char *json) {
-  unsigned char out[1024];
-  const char *h[] = {":message-type", "event",           ":event-type", type,
-                     ":content-type", "application/json"};
-  size_t n = 12;
-  for (size_t i = 0; i < 6; i += 2) {
-    size_t nl = strlen(h[i]), vl = strlen(h[i + 1]);
-    out[n++] = (unsigned char)nl;
-    memcpy(out + n, h[i], nl);
-    n += nl;
-    out[n++] = 7;
-    out[n++] = 0;
-    out[n++] = (unsigned char)vl;
-    memcpy(out + n, h[i + 1], vl);
-    n += vl;
-  }
-  size_t hl = n - 12, pl = strlen(json), total = n + pl + 4;
-  cr_assert_lt(total, sizeof out);
-  memcpy(out + n, json, pl);
-  for (int i = 0; i < 4; i++) {
-    out[i] = (unsigned char)(total >> (24 - 8 * i));
-    out[4 + i] = (unsigned char)(hl >> (24 - 8 * i));
-  }
-  uint32_t c = at_crc32(0, out, 8);
-  for (int i = 0; i < 4; i++)
-    out[8 + i] = (unsigned char)(c >> (24 - 8 * i));
-  c = at_crc32(0, out, total - 4);
-  for (int i = 0; i < 4; i++)
-    out[total - 4 + i] = (unsigned char)(c >> (24 - 8 * i));
-  dynbuf_add(b, out, total);
+  const char *h[] = {
+      ":message-type",    "event", ":event-type", type, ":content-type",
+      "application/json", NULL};
+  es_message(b, h, json, strlen(json));
 }
 
 /* ConverseStream made at random (text deltas of blocks 0 and 2 and
