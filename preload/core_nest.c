@@ -89,6 +89,7 @@ static void on_record(void *ctx, cJSON *rec) {
   b->texts[b->ntexts] = text;
   b->lens[b->ntexts] = len;
   b->ntexts++;
+  b->text_bytes += len;
 }
 
 static void on_open(void *ctx, const char *id, const cJSON *marker) {
@@ -150,6 +151,7 @@ void core_nest_batch_reset(void) {
     cJSON_free((char *)b->adds[i].json);
   }
   b->ntexts = b->nadds = b->ndels = 0;
+  b->text_bytes = 0;
   b->dropped_oom = 0;
 }
 

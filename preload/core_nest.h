@@ -24,6 +24,7 @@ struct core_batch {
   char **texts; /* records (cJSON_Print'ed; cJSON_free) */
   size_t *lens;
   size_t ntexts;
+  size_t text_bytes; /* the sum of lens */
   struct spool_open_mark *adds; /* json owned (cJSON_free) */
   size_t nadds;
   char (*dels)[17];

@@ -221,6 +221,25 @@ case_plain_http_and_get() {
   check "$T/recs.jsonl" --where-contains http.url=/health --count 0
 }
 
-run_cases case_mode_matrix case_header_callback case_repeat_on_one_handle \
+# Records bigger than the writer's commit size, many in one batch: the
+# batch is committed in parts (preload/core_api.c, AT_COMMIT_BYTES) and
+# every record arrives whole.
+case_large_records_committed_in_parts() {
+  start_mock --tls
+  local S=$T/spool filler
+  filler=$(head -c 40000 /dev/zero | tr '\0' 'x')
+  printf '{"model":"gpt-4o-mini","stream":false,"messages":[{"role":"user","content":"big {{i}} %s"}]}\n' \
+    "$filler" >"$T/big.json"
+  client --api easy --repeat 12 --body "$T/big.json"
+  compare_run big "$S" "${ARGS[@]}"
+  export_jsonl "$S" "$T/recs.jsonl"
+  check "$T/recs.jsonl" --where type=generation \
+    --where-contains "input.0.parts.0.content=big " \
+    --count 12 --distinct id --same trace_id
+  [ "$(grep '"type":"generation"' "$T/recs.jsonl" | grep -c "$filler")" = 12 ] ||
+    fail "expected twelve records holding the whole 40 KB message"
+}
+
+run_cases case_large_records_committed_in_parts case_mode_matrix case_header_callback case_repeat_on_one_handle \
   case_parallel case_duphandle case_reset case_chunked_one_byte \
   case_plain_http_and_get
