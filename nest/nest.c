@@ -122,6 +122,11 @@ struct nest {
                           process's ids) */
   uint64_t proc_trace; /* serial of the trace rooted at the process span */
   struct nconv *convs;
+  /* Slots at or past a table's high-water mark have never been used:
+   * scans stop there. The tables are sized for the worst case (1024
+   * threads of a few KB each) and a full scan read megabytes: a thousand
+   * page faults in every process, and as many cache misses per batch. */
+  size_t convs_hw, threads_hw;
   uint64_t conv_counter, gen_counter;
   struct nthread *threads;
   struct ient *ix;
@@ -598,7 +603,7 @@ static void conv_forget(struct nest *n, struct nconv *c) {
 
 static struct nconv *conv_new(struct nest *n, int64_t now_ns) {
   struct nconv *slot = NULL;
-  for (size_t i = 0; i < n->o.max_conversations; i++) {
+  for (size_t i = 0; i < n->convs_hw; i++) {
     if (!n->convs[i].serial) {
       slot = &n->convs[i];
       break;
@@ -606,6 +611,8 @@ static struct nconv *conv_new(struct nest *n, int64_t now_ns) {
     if (!slot || n->convs[i].last_ns < slot->last_ns)
       slot = &n->convs[i];
   }
+  if ((!slot || slot->serial) && n->convs_hw < n->o.max_conversations)
+    slot = &n->convs[n->convs_hw++];
   if (slot->serial) {
     n->st.conversations_evicted++;
     conv_forget(n, slot);
@@ -638,7 +645,7 @@ static void thread_forget(struct nest *n, struct nthread *th) {
 
 static struct nthread *thread_get(struct nest *n, int tid, int create) {
   struct nthread *free_slot = NULL, *lru = NULL;
-  for (size_t i = 0; i < n->o.max_threads; i++) {
+  for (size_t i = 0; i < n->threads_hw; i++) {
     struct nthread *th = &n->threads[i];
     if (tid && th->tid == tid)
       return th;
@@ -652,6 +659,8 @@ static struct nthread *thread_get(struct nest *n, int tid, int create) {
   if (!create || !tid)
     return NULL;
   struct nthread *th = free_slot;
+  if (!th && n->threads_hw < n->o.max_threads)
+    th = &n->threads[n->threads_hw++];
   if (!th) {
     th = lru;
     n->st.threads_evicted++;
@@ -848,13 +857,13 @@ static void trace_close(struct nest *n, struct ntrace *t, int64_t now_ns) {
     else
       i++;
   }
-  for (size_t i = 0; i < n->o.max_conversations; i++) {
+  for (size_t i = 0; i < n->convs_hw; i++) {
     if (n->convs[i].serial && n->convs[i].trace == serial) {
       n->convs[i].trace = 0;
       n->convs[i].home[0] = '\0';
     }
   }
-  for (size_t i = 0; i < n->o.max_threads; i++) {
+  for (size_t i = 0; i < n->threads_hw; i++) {
     struct nthread *th = &n->threads[i];
     for (unsigned k = 0; th->tid && k < NEST_PATHS; k++)
       if (th->paths[k].used && th->paths[k].trace == serial)
@@ -1071,7 +1080,7 @@ static char *user_text(const cJSON *input) {
 static struct nobs *find_pending(struct nest *n, int tid, int64_t start_ns,
                                  const cJSON *input, uint64_t frames) {
   struct ngen *best = NULL;
-  for (size_t i = 0; i < n->o.max_conversations; i++) {
+  for (size_t i = 0; i < n->convs_hw; i++) {
     struct nconv *c = &n->convs[i];
     if (!c->serial || !c->trace)
       continue;
@@ -1125,7 +1134,7 @@ static struct nobs *find_pending(struct nest *n, int tid, int64_t start_ns,
     }
     if (th && th->creator == best->tid && th->created_ns >= best->end_ns) {
       unsigned rank = 0;
-      for (size_t i = 0; i < n->o.max_threads; i++) {
+      for (size_t i = 0; i < n->threads_hw; i++) {
         struct nthread *o = &n->threads[i];
         if (o->tid && o != th && o->creator == best->tid &&
             o->created_ns >= best->end_ns &&
@@ -1584,7 +1593,7 @@ void nest_touch_process(struct nest *n, int64_t now_ns) {
 void nest_tick(struct nest *n, int64_t now_ns) {
   int64_t idle = n->o.idle_ns;
   /* Spans a thread has not come back to. */
-  for (size_t i = 0; i < n->o.max_threads; i++) {
+  for (size_t i = 0; i < n->threads_hw; i++) {
     struct nthread *th = &n->threads[i];
     for (unsigned k = 0; th->tid && k < NEST_PATHS; k++) {
       struct npath *p = &th->paths[k];

@@ -215,3 +215,41 @@ Test(rules, idle_close) {
   sim_free(&a);
   world_free(&w);
 }
+
+/* Past the bound of remembered threads the least recently active one is
+ * forgotten and counted; the table is only scanned as far as it was ever
+ * filled, and a forgotten slot is used again before the bound is. */
+Test(rules, thread_bound) {
+  struct world w;
+  world_init(&w, 0, "b");
+  nest_free(w.n);
+  struct nest_opts o = {0};
+  o.max_threads = 3;
+  snprintf(o.program, sizeof o.program, "b");
+  struct nest_sink s;
+  test_sink(&w, &s);
+  w.n = nest_new(&o, &s);
+  struct nest_stats st;
+  for (int i = 0; i < 3; i++)
+    nest_thread(w.n, 201 + i, 100, w.now + (i + 1) * MS);
+  nest_get_stats(w.n, &st);
+  cr_assert_eq(st.threads_evicted, 0, "three threads fit in three slots");
+  /* Told again about a thread it knows: no new slot. */
+  nest_thread(w.n, 202, 100, w.now + 2 * MS);
+  nest_get_stats(w.n, &st);
+  cr_assert_eq(st.threads_evicted, 0);
+  for (int i = 3; i < 5; i++)
+    nest_thread(w.n, 201 + i, 100, w.now + (i + 1) * MS);
+  nest_get_stats(w.n, &st);
+  cr_assert_eq(st.threads_evicted, 2, "201 and 202 made room for 204, 205");
+  /* Work on the remembered threads still nests: a call on 205 runs. */
+  struct sim c;
+  sim_init(&c, &w, 205);
+  sim_user(&c, "hello");
+  sim_llm(&c, "on-205", 10, "ok", NULL);
+  nest_finish(w.n, w.now);
+  cr_assert_not_null(world_find(&w, "on-205"));
+  world_check(&w, NULL);
+  sim_free(&c);
+  world_free(&w);
+}
