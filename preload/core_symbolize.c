@@ -189,9 +189,12 @@ static void resolve(uintptr_t pc, struct at_frame *out, int *rc) {
   }
 }
 
-int core_symbolize(uintptr_t pc, struct at_frame *out) {
+void core_symbolize_check_pid(void) {
   if (Z.dwfl && Z.pid != getpid())
     core_symbolize_reset(); /* a fork child that did not say so */
+}
+
+int core_symbolize(uintptr_t pc, struct at_frame *out) {
   if (!Z.cache)
     Z.cache = calloc(CACHE_SLOTS, sizeof *Z.cache);
   if (Z.cache && pc) {

@@ -28,4 +28,9 @@ int core_symbolize(uintptr_t pc, struct at_frame *out);
  * when a dlclose may have unmapped a module). */
 void core_symbolize_reset(void);
 
+/* Reset when this is no longer the process that reported its modules (a
+ * child made without the fork handlers running: raw clone()). A getpid()
+ * system call, so asked once per batch of captures, not per frame. */
+void core_symbolize_check_pid(void);
+
 #endif
