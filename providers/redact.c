@@ -2,6 +2,7 @@
  * "Redaction"). */
 #include "redact.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,10 +34,44 @@ static int in_list(const char *s, const char *const *list) {
   return 0;
 }
 
-static int contains_any(const char *s, const char *const *list) {
-  for (size_t i = 0; list[i]; i++)
-    if (strstr(s, list[i]))
-      return 1;
+/* s[i..) starts with the literal lit (of length len)? */
+#define HAS_AT(s, n, i, lit)                                                   \
+  ((i) + sizeof(lit) - 1 <= (n) && memcmp((s) + (i), lit, sizeof(lit) - 1) == 0)
+
+/* Does the lowercase name s[0..n) contain one of the words that mark a
+ * secret? One pass, dispatching on the first letter of each word (this
+ * runs for every header of every exchange: ten strstr() calls per name
+ * were a tenth of the writer's time). `session` counts for headers, not
+ * for query keys. */
+static int has_secret_word(const char *s, size_t n, int session) {
+  for (size_t i = 0; i < n; i++) {
+    switch (s[i]) {
+    case 'a':
+      if (HAS_AT(s, n, i, "api-key") || HAS_AT(s, n, i, "api_key") ||
+          HAS_AT(s, n, i, "apikey") || HAS_AT(s, n, i, "authorization"))
+        return 1;
+      break;
+    case 't':
+      if (HAS_AT(s, n, i, "token"))
+        return 1;
+      break;
+    case 's':
+      if (HAS_AT(s, n, i, "secret") || HAS_AT(s, n, i, "signature") ||
+          (session && HAS_AT(s, n, i, "session")))
+        return 1;
+      break;
+    case 'c':
+      if (HAS_AT(s, n, i, "credential"))
+        return 1;
+      break;
+    case 'p':
+      if (HAS_AT(s, n, i, "password"))
+        return 1;
+      break;
+    default:
+      break;
+    }
+  }
   return 0;
 }
 
@@ -57,23 +92,16 @@ static int harmless_counter(const char *value, size_t n) {
   return 1;
 }
 
-int at_redact_header_is_secret(const char *name, size_t name_len,
-                               const char *value, size_t value_len) {
+/* The verdict for a header whose lowercased name is n[0..nlen). */
+static int secret_lower(const char *n, size_t nlen, const char *value,
+                        size_t value_len) {
   static const char *const exact[] = {
       "authorization", "proxy-authorization",  "x-api-key",
       "api-key",       "x-goog-api-key",       "cookie",
       "set-cookie",    "x-amz-security-token", NULL};
-  static const char *const parts[] = {"api-key",    "apikey",   "api_key",
-                                      "token",      "secret",   "signature",
-                                      "credential", "password", "authorization",
-                                      "session",    NULL};
-  char n[MAX_HEADER_NAME];
-  /* A name too long to inspect is treated as secret: fail closed. */
-  if (!lower_copy(n, sizeof n, name, name_len))
-    return 1;
   if (in_list(n, exact))
     return 1;
-  if (!contains_any(n, parts))
+  if (!has_secret_word(n, nlen, 1))
     return 0;
   if ((strstr(n, "ratelimit") || strstr(n, "token-count")) && value &&
       harmless_counter(value, value_len))
@@ -81,16 +109,22 @@ int at_redact_header_is_secret(const char *name, size_t name_len,
   return 1;
 }
 
+int at_redact_header_is_secret(const char *name, size_t name_len,
+                               const char *value, size_t value_len) {
+  char n[MAX_HEADER_NAME];
+  /* A name too long to inspect is treated as secret: fail closed. */
+  if (!lower_copy(n, sizeof n, name, name_len))
+    return 1;
+  return secret_lower(n, name_len, value, value_len);
+}
+
 int at_redact_query_key_is_secret(const char *key, size_t key_len) {
   static const char *const exact[] = {
       "key", "sig", "auth", "code", "x-amz-security-token", NULL};
-  static const char *const parts[] = {
-      "api_key",  "api-key",   "apikey",     "token",         "secret",
-      "password", "signature", "credential", "authorization", NULL};
   char k[MAX_HEADER_NAME];
   if (!lower_copy(k, sizeof k, key, key_len))
     return 1;
-  return in_list(k, exact) || contains_any(k, parts);
+  return in_list(k, exact) || has_secret_word(k, key_len, 0);
 }
 
 static int hexval(int c) {
@@ -207,10 +241,16 @@ char *at_redact_url(const char *url) {
   return out;
 }
 
-static int is_token_char(int c) {
-  /* RFC 9110 tchar */
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         (c >= '0' && c <= '9') || strchr("!#$%&'*+-.^_`|~", c) != NULL;
+/* RFC 9110 tchar, as a table: looked up for every byte of every header
+ * name. */
+static unsigned char tchar[256];
+static pthread_once_t tchar_once = PTHREAD_ONCE_INIT;
+
+static void tchar_init(void) {
+  for (int c = 0; c < 256; c++)
+    tchar[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+               (c >= '0' && c <= '9') ||
+               (c && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
 /* 1 when v[0..n) is printable ASCII (or tabs): at_utf8_clean would copy
@@ -238,7 +278,7 @@ static void add_header(cJSON *obj, const char *name, size_t nlen,
   char *clean = cap < sizeof small ? small : malloc(cap + 1);
   if (!clean)
     return;
-  if (at_redact_header_is_secret(name, nlen, value, vlen))
+  if (secret_lower(lname, nlen, value, vlen))
     strcpy(clean, AT_REDACTED_HEADER);
   else if (printable_ascii(value, vlen)) {
     memcpy(clean, value, vlen); /* what cleaning would copy */
@@ -277,10 +317,15 @@ cJSON *at_redact_headers(const char *text, size_t len) {
   /* Start at the last status line: earlier blocks are interim responses
    * (100 Continue) or redirects. */
   size_t start = 0;
-  for (size_t i = 0; i + 5 <= len; i++) {
-    if ((i == 0 || text[i - 1] == '\n') && memcmp(text + i, "HTTP/", 5) == 0)
+  for (size_t i = 0; i + 5 <= len;) {
+    if (memcmp(text + i, "HTTP/", 5) == 0)
       start = i;
+    const char *nl = memchr(text + i, '\n', len - i);
+    if (!nl)
+      break;
+    i = (size_t)(nl - text) + 1;
   }
+  pthread_once(&tchar_once, tchar_init);
   size_t count = 0;
   size_t i = start;
   while (i < len && count < MAX_HEADERS) {
@@ -296,7 +341,7 @@ cJSON *at_redact_headers(const char *text, size_t len) {
     size_t nlen = (size_t)(colon - line);
     int ok = 1;
     for (size_t k = 0; k < nlen && ok; k++)
-      ok = is_token_char((unsigned char)line[k]);
+      ok = tchar[(unsigned char)line[k]];
     if (!ok)
       continue;
     const char *v = colon + 1;

@@ -202,3 +202,87 @@ Test(redact_names, rules) {
   cr_expect(!at_redact_query_key_is_secret("keys", 4));
   cr_expect(!at_redact_query_key_is_secret("api-version", 11));
 }
+
+/* The rules as first written (ten strstr() calls over a lowercased copy):
+ * the single-pass matcher that replaced them must agree on every name. */
+static int ref_contains(const char *s, const char *const *list) {
+  for (size_t i = 0; list[i]; i++)
+    if (strstr(s, list[i]))
+      return 1;
+  return 0;
+}
+
+static int ref_header_secret(const char *name, const char *value) {
+  static const char *const exact[] = {
+      "authorization", "proxy-authorization",  "x-api-key",
+      "api-key",       "x-goog-api-key",       "cookie",
+      "set-cookie",    "x-amz-security-token", NULL};
+  static const char *const parts[] = {"api-key",    "apikey",   "api_key",
+                                      "token",      "secret",   "signature",
+                                      "credential", "password", "authorization",
+                                      "session",    NULL};
+  char n[256];
+  size_t len = strlen(name);
+  for (size_t i = 0; i <= len; i++)
+    n[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
+  for (size_t i = 0; exact[i]; i++)
+    if (!strcmp(n, exact[i]))
+      return 1;
+  if (!ref_contains(n, parts))
+    return 0;
+  if (strstr(n, "ratelimit") || strstr(n, "token-count")) {
+    int harmless = value[0] != '\0';
+    for (const char *v = value; *v; v++)
+      if (!strchr("0123456789.:-+ TZmsh", *v))
+        harmless = 0;
+    if (harmless)
+      return 0;
+  }
+  return 1;
+}
+
+static int ref_query_secret(const char *key) {
+  static const char *const exact[] = {
+      "key", "sig", "auth", "code", "x-amz-security-token", NULL};
+  static const char *const parts[] = {
+      "api_key",  "api-key",   "apikey",     "token",         "secret",
+      "password", "signature", "credential", "authorization", NULL};
+  char k[256];
+  size_t len = strlen(key);
+  for (size_t i = 0; i <= len; i++)
+    k[i] = (char)(key[i] >= 'A' && key[i] <= 'Z' ? key[i] + 32 : key[i]);
+  for (size_t i = 0; exact[i]; i++)
+    if (!strcmp(k, exact[i]))
+      return 1;
+  return ref_contains(k, parts);
+}
+
+Test(redact_names, single_pass_matches_the_word_list) {
+  /* Names built from fragments of the words (and their near misses), in
+   * both cases, so that partial matches at every offset are tried. */
+  static const char *const frags[] = {
+      "api",    "-key",     "_key",    "key",       "apikey",   "api-k",
+      "tok",    "token",    "en",      "secret",    "secre",    "t",
+      "sign",   "signature", "ature",  "credential", "cred",    "password",
+      "pass",   "word",     "auth",    "authorization", "ization", "session",
+      "sess",   "ion",      "x-",      "-",         "ratelimit", "token-count",
+      "count",  "Cookie",   "SET-",    "code",      "sig",      "a",
+      "s",      "c",        "p",       "X-Goog-Api-Key", "proxy-", "PROXY-"};
+  const size_t nf = sizeof frags / sizeof frags[0];
+  static const char *const values[] = {"30000", "6m0s", "sk-live-1", ""};
+  unsigned seed = 12345;
+  for (int round = 0; round < 20000; round++) {
+    char name[200] = "";
+    int parts = 1 + (int)((seed = seed * 1103515245u + 12345u) >> 16) % 4;
+    for (int p = 0; p < parts; p++) {
+      seed = seed * 1103515245u + 12345u;
+      strcat(name, frags[(seed >> 16) % nf]);
+    }
+    seed = seed * 1103515245u + 12345u;
+    const char *v = values[(seed >> 16) % 4];
+    cr_assert_eq(at_redact_header_is_secret(name, strlen(name), v, strlen(v)),
+                 ref_header_secret(name, v), "header %s: %s", name, v);
+    cr_assert_eq(at_redact_query_key_is_secret(name, strlen(name)),
+                 ref_query_secret(name), "query key %s", name);
+  }
+}
