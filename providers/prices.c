@@ -753,6 +753,9 @@ static char file_path[1024];
 static char file_error[256];
 static int lazy_done;
 static pthread_mutex_t lazy_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Bumped (under lazy_lock) whenever the file table may change: a lookup
+ * remembered under an older generation is asked again. */
+static unsigned prices_gen = 1;
 
 static void free_tier(struct tier *t) {
   free((char *)t->name);
@@ -788,6 +791,7 @@ void at_prices_reset(void) {
   file_path[0] = '\0';
   file_error[0] = '\0';
   lazy_done = 0;
+  __atomic_add_fetch(&prices_gen, 1, __ATOMIC_RELEASE);
   pthread_mutex_unlock(&lazy_lock);
 }
 
@@ -1054,6 +1058,7 @@ int at_prices_load_file(const char *path, char *err, size_t errlen) {
   int r = load_locked(path ? path : "", err, errlen);
   snprintf(file_error, sizeof file_error, "%s", err);
   lazy_done = 1;
+  __atomic_add_fetch(&prices_gen, 1, __ATOMIC_RELEASE);
   pthread_mutex_unlock(&lazy_lock);
   return r;
 }
@@ -1067,6 +1072,7 @@ static void lazy_load(void) {
     const char *path = getenv("AUTOTRACE_PRICES");
     if (path && path[0])
       load_locked(path, file_error, sizeof file_error);
+    __atomic_add_fetch(&prices_gen, 1, __ATOMIC_RELEASE);
   }
   pthread_mutex_unlock(&lazy_lock);
 }
@@ -1078,11 +1084,11 @@ const char *at_prices_error(void) {
 
 /* ---- lookup ----------------------------------------------------------- */
 
-static const struct entry *lookup(const char *model, const char *provider,
-                                  int *from_file) {
+static const struct entry *lookup_uncached(const char *model,
+                                           const char *provider,
+                                           int *from_file) {
   char full[MODEL_NAME_MAX], bare[MODEL_NAME_MAX], prov[PROVIDER_MAX];
-  if (from_file)
-    *from_file = 0;
+  *from_file = 0;
   if (!model || !model_forms(model, full, bare))
     return NULL;
   prov[0] = '\0';
@@ -1108,8 +1114,7 @@ static const struct entry *lookup(const char *model, const char *provider,
                                       ? find(t, scopes[si], forms[fi])
                                       : find_prefix(t, scopes[si], forms[fi]);
           if (e) {
-            if (from_file)
-              *from_file = ti == 0;
+            *from_file = ti == 0;
             return e;
           }
         }
@@ -1117,6 +1122,51 @@ static const struct entry *lookup(const char *model, const char *provider,
     }
   }
   return NULL;
+}
+
+/* The last answer, per thread: a process asks for the same model over and
+ * over, and the search (name forms, two tables, provider scopes) cost
+ * more than the rest of the cost computation. Keyed by the exact model
+ * and provider strings and by prices_gen. */
+static __thread struct {
+  unsigned gen;
+  char model[MODEL_NAME_MAX], provider[PROVIDER_MAX];
+  const struct entry *e;
+  int from_file;
+} memo;
+
+static const struct entry *lookup(const char *model, const char *provider,
+                                  int *from_file) {
+  int ff = 0;
+  if (!model) {
+    if (from_file)
+      *from_file = 0;
+    return NULL;
+  }
+  const char *pv = provider ? provider : "";
+  size_t ml = strlen(model), pl = strlen(pv);
+  unsigned gen = __atomic_load_n(&prices_gen, __ATOMIC_ACQUIRE);
+  if (memo.gen == gen && ml < sizeof memo.model && pl < sizeof memo.provider &&
+      memcmp(memo.model, model, ml + 1) == 0 &&
+      memcmp(memo.provider, pv, pl + 1) == 0) {
+    if (from_file)
+      *from_file = memo.from_file;
+    return memo.e;
+  }
+  const struct entry *e = lookup_uncached(model, provider, &ff);
+  if (from_file)
+    *from_file = ff;
+  /* Remembered only under the generation read before the search began
+   * (and after lazy_load ran in it): a reload during the search makes
+   * the next call search again. */
+  if (ml < sizeof memo.model && pl < sizeof memo.provider) {
+    memcpy(memo.model, model, ml + 1);
+    memcpy(memo.provider, pv, pl + 1);
+    memo.e = e;
+    memo.from_file = ff;
+    memo.gen = gen;
+  }
+  return e;
 }
 
 const struct at_price *
@@ -1266,15 +1316,33 @@ int at_cost_compute(const struct at_cost_query *q, struct at_cost *out) {
     cJSON_Delete(cost);
     return -1;
   }
-  const char *pv = e->provider ? e->provider : "";
-  const char *sep = e->provider ? ":" : "";
-  if (from_file)
-    snprintf(out->source, sizeof out->source, "file:%s#%s%s%s", file_path, pv,
-             sep, e->p.name);
-  else
-    snprintf(out->source, sizeof out->source, "builtin:%s%s%s@%s", pv, sep,
-             e->p.name, e->p.date);
-  snprintf(out->tier, sizeof out->tier, "%s", tier);
+  /* The source text is the same for every call the memo answers. */
+  static __thread struct {
+    const struct entry *e;
+    int from_file;
+    unsigned gen;
+    char text[AT_COST_SOURCE_MAX];
+  } src;
+  unsigned gen = __atomic_load_n(&prices_gen, __ATOMIC_ACQUIRE);
+  if (src.e != e || src.from_file != from_file || src.gen != gen) {
+    const char *pv = e->provider ? e->provider : "";
+    const char *sep = e->provider ? ":" : "";
+    if (from_file)
+      snprintf(src.text, sizeof src.text, "file:%s#%s%s%s", file_path, pv,
+               sep, e->p.name);
+    else
+      snprintf(src.text, sizeof src.text, "builtin:%s%s%s@%s", pv, sep,
+               e->p.name, e->p.date);
+    src.e = e;
+    src.from_file = from_file;
+    src.gen = gen;
+  }
+  memcpy(out->source, src.text, sizeof out->source);
+  size_t tl = strlen(tier);
+  if (tl >= sizeof out->tier)
+    tl = sizeof out->tier - 1;
+  memcpy(out->tier, tier, tl);
+  out->tier[tl] = '\0';
   out->details = cost;
   return 1;
 }

@@ -211,6 +211,51 @@ Test(prices, file_overrides_and_adds) {
   free(path);
 }
 
+/* Lookups are remembered per thread (the same model is asked for again
+ * and again): loading or dropping a price file must be seen at once, by
+ * the lookup and by the cost's source. */
+Test(prices, remembered_lookup_follows_the_file) {
+  int from_file = -1;
+  const struct at_price *p = at_price_lookup("gpt-4o-mini", &from_file);
+  cr_assert_not_null(p);
+  cr_expect_eq(from_file, 0);
+  double builtin = p->input;
+  cJSON *d = details("{\"input\":1000000,\"output\":0}");
+  cJSON *cost;
+  char src[1200];
+  cr_assert_eq(at_price_cost("gpt-4o-mini", d, &cost, src, sizeof src), 1);
+  cr_expect(strncmp(src, "builtin:", 8) == 0, "%s", src);
+  cJSON_Delete(cost);
+
+  char *path = write_tmp("[{\"model\":\"gpt-4o-mini\",\"input\":3e-6,"
+                         "\"output\":4e-6}]");
+  char err[256];
+  cr_assert_eq(at_prices_load_file(path, err, sizeof err), 1, "%s", err);
+  p = at_price_lookup("gpt-4o-mini", &from_file);
+  cr_assert_not_null(p);
+  cr_expect_eq(from_file, 1);
+  cr_expect_float_eq(p->input, 3e-6, 1e-18);
+  cr_assert_eq(at_price_cost("gpt-4o-mini", d, &cost, src, sizeof src), 1);
+  char want[1200];
+  snprintf(want, sizeof want, "file:%s#gpt-4o-mini", path);
+  cr_expect_str_eq(src, want);
+  cr_expect_float_eq(num(cost, "input"), 3.0, 1e-9);
+  cJSON_Delete(cost);
+
+  at_prices_reset();
+  unsetenv("AUTOTRACE_PRICES");
+  p = at_price_lookup("gpt-4o-mini", &from_file);
+  cr_assert_not_null(p);
+  cr_expect_eq(from_file, 0);
+  cr_expect_float_eq(p->input, builtin, 1e-18);
+  cr_assert_eq(at_price_cost("gpt-4o-mini", d, &cost, src, sizeof src), 1);
+  cr_expect(strncmp(src, "builtin:", 8) == 0, "%s", src);
+  cJSON_Delete(cost);
+  cJSON_Delete(d);
+  unlink(path);
+  free(path);
+}
+
 Test(prices, broken_files_reported_not_fatal) {
   char err[256];
   cr_expect_eq(at_prices_load_file("/nonexistent/prices.json", err, sizeof err),
