@@ -98,6 +98,29 @@ static int put_string(struct dynbuf *b, const char *s) {
   if (b->ptr && b->cap - b->len > 20) {
     char *o = b->ptr + b->len;
     o[0] = '"';
+#if defined(__SSE2__) && !defined(__SANITIZE_ADDRESS__)
+    /* Sixteen bytes at once when they cannot cross into the next page
+     * (the bytes past the terminator are read, never used: what
+     * strlen() does; not under ASan, which would rightly object). */
+    if (((uintptr_t)s & 4095) <= 4096 - 16) {
+      __m128i x = _mm_loadu_si128((const __m128i *)(const void *)s);
+      __m128i bad = _mm_or_si128(
+          _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
+                       _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
+          _mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(0x1F)), x));
+      unsigned mask = (unsigned)_mm_movemask_epi8(bad);
+      if (mask) {
+        unsigned i = (unsigned)__builtin_ctz(mask);
+        if (s[i] == '\0') {
+          _mm_storeu_si128((__m128i *)(void *)(o + 1), x);
+          o[i + 1] = '"';
+          b->len += i + 2;
+          return 0;
+        }
+      }
+      goto long_string; /* longer than 15 bytes, or an escape in them */
+    }
+#endif
     size_t i = 0;
     while (i < 16 && !escaped[(unsigned char)s[i]]) {
       o[i + 1] = s[i];
@@ -109,6 +132,9 @@ static int put_string(struct dynbuf *b, const char *s) {
       return 0;
     }
   }
+#if defined(__SSE2__) && !defined(__SANITIZE_ADDRESS__)
+long_string:;
+#endif
   size_t n = strlen(s);
   /* Most strings need no escape: one reservation, one copy. */
   if (!(b->ptr && b->len + n + 3 <= b->cap) && dynbuf_reserve(b, n + 2) < 0)
