@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "common/dynbuf.h"
 #include "providers/json_read.h"
@@ -249,4 +251,49 @@ Test(json_text, numbers_like_cjson) {
       number_like_cjson(r, &b);
   }
   dynbuf_free(&b);
+}
+
+/* Keys and values short enough for the writer's one-step path (under 16
+ * bytes), at every alignment and ending right before an unmapped page:
+ * the printed text must be cJSON's, and no byte past a page may be read
+ * (the guard page would fault). Built without ASan this exercises the
+ * SSE2 path; with ASan, the byte loop that replaces it. */
+Test(json_text, short_strings_at_page_ends) {
+  long pg = sysconf(_SC_PAGESIZE);
+  char *map = mmap(NULL, (size_t)pg * 2, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  cr_assert_neq(map, MAP_FAILED);
+  cr_assert_eq(mprotect(map + pg, (size_t)pg, PROT_NONE), 0);
+  static const char pool[] = "ab\"\\\n\t\x01\x1f\x7f\xc3\xa9 zZ09/";
+  unsigned seed = 99;
+  for (int round = 0; round < 4000; round++) {
+    seed = seed * 1103515245u + 12345u;
+    size_t n = (seed >> 16) % 20; /* 0..19: both sides of 16 */
+    /* at the page end, or somewhere in the middle */
+    char *s = (round & 1) ? map + pg - n - 1 : map + 100 + (round % 37);
+    for (size_t i = 0; i < n; i++) {
+      seed = seed * 1103515245u + 12345u;
+      s[i] = pool[(seed >> 16) % (sizeof pool - 1)];
+    }
+    s[n] = '\0';
+    cJSON *o = cJSON_CreateObject();
+    cJSON *v = cJSON_CreateString(s);
+    cr_assert_not_null(v);
+    /* the key is read in place (CS: not copied) */
+    cJSON_AddItemToObjectCS(o, s, v);
+    char *want = cJSON_PrintUnformatted(o);
+    for (size_t room = 0; room < 40; room += 13) {
+      struct dynbuf b;
+      dynbuf_init(&b, 1 << 20);
+      /* vary how much room the buffer has left, around the writer's
+       * threshold for writing in place */
+      cr_assert_eq(dynbuf_reserve(&b, room + 1), 0);
+      cr_assert_eq(at_json_write(&b, o), 0);
+      cr_assert_str_eq(b.ptr, want, "string of %zu bytes", n);
+      dynbuf_free(&b);
+    }
+    cJSON_free(want);
+    cJSON_Delete(o);
+  }
+  munmap(map, (size_t)pg * 2);
 }
