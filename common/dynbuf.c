@@ -69,6 +69,16 @@ void dynbuf_reset(struct dynbuf *b) {
     b->ptr[0] = '\0';
 }
 
+void dynbuf_adopt(struct dynbuf *b, char *p, size_t cap) {
+  free(b->ptr);
+  b->ptr = p;
+  b->cap = cap;
+  b->len = 0;
+  b->truncated = 0;
+  b->oom = 0;
+  p[0] = '\0';
+}
+
 char *dynbuf_take(struct dynbuf *b, size_t *len) {
   char *p = b->ptr;
   if (len)

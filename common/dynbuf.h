@@ -35,6 +35,11 @@ int dynbuf_reserve(struct dynbuf *b, size_t n);
 /* Empty the buffer but keep its memory and its cap. */
 void dynbuf_reset(struct dynbuf *b);
 
+/* Make an empty buffer use p (malloc()ed, cap bytes, cap >= 1) as its
+ * memory: a buffer kept from an earlier use, so that appends fill memory
+ * that is already mapped and warm. The buffer owns p from now on. */
+void dynbuf_adopt(struct dynbuf *b, char *p, size_t cap);
+
 /* Hand the memory to the caller (who frees it) and re-init the buffer.
  * Returns NULL when nothing was ever appended. */
 char *dynbuf_take(struct dynbuf *b, size_t *len);

@@ -8,6 +8,7 @@
 
 #include "common/clock.h"
 #include "curl_hooks.h"
+#include "preload/bufpool.h"
 #include "preload/capture.h"
 #include "preload/context.h"
 #include "preload/log.h"
@@ -187,6 +188,32 @@ void at_curl_disarm(struct at_curl_handle *st) {
 
 /* ---- begin / finish ---- */
 
+/* Start b on a kept buffer of at least want bytes when the pool has one:
+ * the copies then go to memory that is mapped and warm, with no
+ * allocation (preload/bufpool.h). */
+static void adopt_pooled(struct dynbuf *b, size_t want) {
+  size_t cap = 0;
+  char *p = at_bufpool_get(want + 1, &cap);
+  if (p)
+    dynbuf_adopt(b, p, cap);
+}
+
+/* The request's body as the app gave it with CURLOPT_(COPY)POSTFIELDS:
+ * its bytes, their count; NULL when it streams one (or sends none). */
+static const char *posted_body(const struct at_curl_handle *st, size_t *n) {
+  if (st->copypostfields) {
+    *n = st->copypostfields_len;
+    return st->copypostfields;
+  }
+  if (st->postfields) {
+    *n = st->postfieldsize >= 0 ? (size_t)st->postfieldsize
+                                : strlen(st->postfields);
+    return st->postfields;
+  }
+  *n = 0;
+  return NULL;
+}
+
 static void snapshot_request(struct at_curl_handle *st) {
   size_t max = at_cfg.max_body;
   dynbuf_init(&st->req_headers, AT_MAX_HEADER_BYTES);
@@ -194,6 +221,14 @@ static void snapshot_request(struct at_curl_handle *st) {
   dynbuf_init(&st->resp_headers, AT_MAX_HEADER_BYTES);
   dynbuf_init(&st->resp_body, max);
   st->req_body_unknown = 0;
+  size_t body_n = 0;
+  const char *body = st->armed_read ? NULL : posted_body(st, &body_n);
+  if (body && body_n)
+    adopt_pooled(&st->req_body, body_n < max ? body_n : max);
+  if (st->headers)
+    adopt_pooled(&st->req_headers, st->last_req_headers);
+  adopt_pooled(&st->resp_headers, st->last_resp_headers);
+  adopt_pooled(&st->resp_body, st->last_resp_body);
   for (struct curl_slist *l = st->headers; l; l = l->next) {
     if (!l->data)
       continue;
@@ -202,16 +237,11 @@ static void snapshot_request(struct at_curl_handle *st) {
   }
   if (st->armed_read)
     return; /* the read trampoline collects the body as it is sent */
-  if (st->copypostfields) {
-    dynbuf_reserve(&st->req_body, st->copypostfields_len);
-    dynbuf_add(&st->req_body, st->copypostfields, st->copypostfields_len);
-    if (st->copypostfields_truncated)
+  if (body) {
+    dynbuf_reserve(&st->req_body, body_n);
+    dynbuf_add(&st->req_body, body, body_n);
+    if (st->copypostfields && st->copypostfields_truncated)
       st->req_body.truncated = 1;
-  } else if (st->postfields) {
-    size_t n = st->postfieldsize >= 0 ? (size_t)st->postfieldsize
-                                      : strlen(st->postfields);
-    dynbuf_reserve(&st->req_body, n);
-    dynbuf_add(&st->req_body, st->postfields, n);
   } else if (st->app_read == (curl_read_callback)fread ||
              (!st->app_read && st->app_readdata_set)) {
     st->req_body_unknown = 1; /* an upload through libcurl's own fread */
@@ -253,6 +283,20 @@ void at_curl_cancel(struct at_curl_handle *st) {
   dynbuf_free(&st->req_body);
   dynbuf_free(&st->resp_headers);
   dynbuf_free(&st->resp_body);
+}
+
+/* A copy for the capture, with its allocated size; NULL when nothing was
+ * copied (a kept buffer that stayed empty goes back to the pool). */
+static char *take_copy(struct dynbuf *b, size_t *len, size_t *cap) {
+  *cap = b->cap;
+  if (b->ptr && b->len == 0) {
+    at_bufpool_put(b->ptr, b->cap);
+    dynbuf_init(b, b->max);
+    *len = 0;
+    *cap = 0;
+    return NULL;
+  }
+  return dynbuf_take(b, len);
 }
 
 static char *dup_or_null(const char *s) {
@@ -316,10 +360,16 @@ void at_curl_finish(struct at_curl_handle *st, int result, const char *why,
   c->ex.req_body_unknown = st->req_body_unknown;
   if (st->req_body.truncated || st->resp_body.truncated)
     AT_COUNT(truncated_bodies);
-  c->req_headers = dynbuf_take(&st->req_headers, &c->ex.req_headers_len);
-  c->req_body = dynbuf_take(&st->req_body, &c->ex.req_body_len);
-  c->resp_headers = dynbuf_take(&st->resp_headers, &c->ex.resp_headers_len);
-  c->resp_body = dynbuf_take(&st->resp_body, &c->ex.resp_body_len);
+  st->last_req_headers = st->req_headers.len;
+  st->last_resp_headers = st->resp_headers.len;
+  st->last_resp_body = st->resp_body.len;
+  c->req_headers =
+      take_copy(&st->req_headers, &c->ex.req_headers_len, &c->req_headers_cap);
+  c->req_body = take_copy(&st->req_body, &c->ex.req_body_len, &c->req_body_cap);
+  c->resp_headers = take_copy(&st->resp_headers, &c->ex.resp_headers_len,
+                              &c->resp_headers_cap);
+  c->resp_body =
+      take_copy(&st->resp_body, &c->ex.resp_body_len, &c->resp_body_cap);
   if (result != CURLE_OK) {
     const char *msg = why;
     if (result > 0) {

@@ -99,6 +99,9 @@ struct at_curl_handle {
   int tid;
   int64_t t_start, t_first;
   struct dynbuf req_headers, req_body, resp_headers, resp_body;
+  /* the sizes of the last exchange's copies: what to ask the buffer pool
+   * for (preload/bufpool.h) when the next one starts */
+  size_t last_req_headers, last_resp_headers, last_resp_body;
   int req_body_unknown;
   struct at_chunk_mark marks[AT_MAX_CHUNK_MARKS];
   size_t nmarks;

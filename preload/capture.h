@@ -54,6 +54,9 @@ struct at_capture {
   char *method, *url, *req_headers, *req_body, *resp_headers, *resp_body;
   char *error_msg;
   struct at_conn_chunk *conn; /* AT_CAPTURE_CONN_BYTES: owned, one block */
+  /* allocated sizes of the four buffers above (0: unknown), so that the
+   * shim can keep them for later exchanges (preload/bufpool.h) */
+  size_t req_headers_cap, req_body_cap, resp_headers_cap, resp_body_cap;
 };
 
 void at_capture_free(struct at_capture *c);

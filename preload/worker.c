@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bufpool.h"
 #include "common/clock.h"
 #include "context.h"
 #include "core_api.h"
@@ -113,9 +114,16 @@ static void *load_core(char *err, size_t errlen) {
   return (void *)api;
 }
 
+/* Free captures; the copies of a curl exchange go to the buffer pool for
+ * the next exchanges to copy into (bufpool.h). */
 static void free_list(struct at_capture *c) {
   while (c) {
     struct at_capture *next = c->next;
+    at_bufpool_put(c->req_headers, c->req_headers_cap);
+    at_bufpool_put(c->req_body, c->req_body_cap);
+    at_bufpool_put(c->resp_headers, c->resp_headers_cap);
+    at_bufpool_put(c->resp_body, c->resp_body_cap);
+    c->req_headers = c->req_body = c->resp_headers = c->resp_body = NULL;
     at_capture_free(c);
     c = next;
   }
@@ -394,9 +402,11 @@ void at_worker_atfork_prepare(void) {
   deadline.tv_nsec %= 1000000000L;
   fork_has_core_mu = pthread_mutex_timedlock(&core_mu, &deadline) == 0;
   pthread_mutex_lock(&q_mu);
+  at_bufpool_atfork_prepare();
 }
 
 void at_worker_atfork_parent(void) {
+  at_bufpool_atfork_parent();
   pthread_mutex_unlock(&q_mu);
   if (fork_has_core_mu)
     pthread_mutex_unlock(&core_mu);
@@ -410,6 +420,7 @@ void at_worker_atfork_child(void) {
   at_tid_cache = 0; /* the child's thread has its own id */
   pthread_mutex_init(&q_mu, NULL);
   pthread_mutex_init(&core_mu, NULL);
+  at_bufpool_atfork_child();
   pthread_cond_init(&q_cv, NULL);
   q_head = q_tail = NULL;
   q_len = 0;

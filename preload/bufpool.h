@@ -1,0 +1,43 @@
+/* bufpool: capture buffers kept for the next exchange instead of freed.
+ *
+ * An exchange's copies (request headers and body, response headers and
+ * body) are made on the app's thread into malloc()ed buffers that travel
+ * with the capture to the writer and come back to an app thread to be
+ * freed (preload/worker.c). Freed and allocated again for the next
+ * exchange, those buffers cost the app's thread what the copies do not:
+ * large allocations make glibc consolidate its fast bins and sort its
+ * unsorted chunks, the memory comes back cold (or, after a heap trim, as
+ * fresh pages: ~2.5 us a page fault on a VM). Measured on make bench's
+ * CPU test, _int_malloc, _int_free and malloc_consolidate together cost
+ * the app's thread ~10 us per 10 KB exchange. This pool keeps a few of
+ * them, bounded in count and bytes, for the next exchange to copy into.
+ *
+ * Thread-safe (one mutex, held for a scan of at most AT_BUFPOOL_SLOTS
+ * entries); the fork handlers of preload/worker.c call the atfork
+ * functions. */
+#ifndef AT_BUFPOOL_H
+#define AT_BUFPOOL_H
+
+#include <stddef.h>
+
+#define AT_BUFPOOL_SLOTS 32
+#define AT_BUFPOOL_BYTES (2u << 20)     /* all kept buffers together */
+#define AT_BUFPOOL_MAX_BUF (256u << 10) /* bigger ones are freed */
+
+/* A kept buffer of at least want bytes (the smallest such), its size in
+ * *cap; NULL when there is none (the caller allocates as before). */
+char *at_bufpool_get(size_t want, size_t *cap);
+
+/* Keep p (malloc()ed, cap bytes) for a later get, or free it when the
+ * pool is full or p is too big. p may be NULL. */
+void at_bufpool_put(char *p, size_t cap);
+
+/* Buffers kept now (tests). */
+size_t at_bufpool_count(void);
+
+void at_bufpool_atfork_prepare(void);
+void at_bufpool_atfork_parent(void);
+/* The child keeps the parent's buffers (they are its memory too). */
+void at_bufpool_atfork_child(void);
+
+#endif

@@ -1,0 +1,89 @@
+/* bufpool: kept capture buffers are bounded in count, bytes and size, and
+ * a request gets the smallest kept buffer that holds it. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/dynbuf.h"
+#include "preload/bufpool.h"
+
+static char *filled(size_t cap) {
+  char *p = malloc(cap);
+  cr_assert_not_null(p);
+  memset(p, 'x', cap);
+  return p;
+}
+
+Test(bufpool, smallest_fit_and_empty) {
+  size_t cap = 0;
+  cr_assert_null(at_bufpool_get(1, &cap), "empty at first");
+  at_bufpool_put(filled(4096), 4096);
+  at_bufpool_put(filled(1024), 1024);
+  at_bufpool_put(filled(16384), 16384);
+  cr_assert_eq(at_bufpool_count(), 3);
+  char *p = at_bufpool_get(2000, &cap);
+  cr_assert_not_null(p);
+  cr_expect_eq(cap, 4096, "the smallest buffer that holds 2000 bytes");
+  free(p);
+  cr_assert_null(at_bufpool_get(20000, &cap), "none holds 20000");
+  p = at_bufpool_get(1, &cap);
+  cr_expect_eq(cap, 1024);
+  free(p);
+  p = at_bufpool_get(1, &cap);
+  cr_expect_eq(cap, 16384);
+  free(p);
+  cr_assert_eq(at_bufpool_count(), 0);
+  at_bufpool_put(NULL, 100); /* nothing to keep */
+  cr_assert_eq(at_bufpool_count(), 0);
+}
+
+Test(bufpool, bounded) {
+  /* too big to keep: freed (ASan would report a leak otherwise) */
+  at_bufpool_put(filled(AT_BUFPOOL_MAX_BUF + 1), AT_BUFPOOL_MAX_BUF + 1);
+  cr_assert_eq(at_bufpool_count(), 0);
+  /* a size of 0 (not known) is not kept either */
+  at_bufpool_put(filled(64), 0);
+  cr_assert_eq(at_bufpool_count(), 0);
+  /* count */
+  for (int i = 0; i < AT_BUFPOOL_SLOTS + 5; i++)
+    at_bufpool_put(filled(512), 512);
+  cr_assert_eq(at_bufpool_count(), AT_BUFPOOL_SLOTS);
+  size_t cap;
+  char *p;
+  while ((p = at_bufpool_get(0, &cap)))
+    free(p);
+  /* bytes: buffers of the largest kept size fill the byte bound first */
+  size_t fit = AT_BUFPOOL_BYTES / AT_BUFPOOL_MAX_BUF;
+  for (size_t i = 0; i < fit + 2; i++)
+    at_bufpool_put(filled(AT_BUFPOOL_MAX_BUF), AT_BUFPOOL_MAX_BUF);
+  cr_assert_eq(at_bufpool_count(),
+               fit < AT_BUFPOOL_SLOTS ? fit : AT_BUFPOOL_SLOTS);
+  while ((p = at_bufpool_get(0, &cap)))
+    free(p);
+}
+
+/* A dynbuf started on a kept buffer appends into it, grows past it like
+ * any other, and hands it over. */
+Test(bufpool, dynbuf_adopts_a_kept_buffer) {
+  at_bufpool_put(filled(64), 64);
+  struct dynbuf b;
+  dynbuf_init(&b, 1000);
+  size_t cap = 0;
+  char *p = at_bufpool_get(10, &cap);
+  cr_assert_not_null(p);
+  dynbuf_adopt(&b, p, cap);
+  cr_expect_eq(b.len, 0);
+  cr_expect_str_eq(b.ptr, "");
+  cr_assert_eq(dynbuf_addstr(&b, "hello"), 0);
+  cr_expect_eq(b.ptr, p, "filled in place");
+  char big[200];
+  memset(big, 'y', sizeof big);
+  cr_assert_eq(dynbuf_add(&b, big, sizeof big), 0);
+  cr_expect_eq(b.len, 205);
+  cr_expect_eq(b.ptr[205], '\0');
+  size_t len;
+  char *t = dynbuf_take(&b, &len);
+  cr_expect_eq(len, 205);
+  cr_expect(memcmp(t, "hello", 5) == 0);
+  free(t);
+}
