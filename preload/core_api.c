@@ -128,7 +128,7 @@ static void add_shim_delta(const struct at_shim_counters *d) {
   S.shim_pending.truncated_bodies += d->truncated_bodies;
 }
 
-static void commit(char **texts, size_t *lens, size_t ntexts,
+static void commit(const char **texts, size_t *lens, size_t ntexts,
                    const struct spool_open_mark *add, size_t nadd,
                    const char *const *del, size_t ndel) {
   char err[256] = "";

@@ -47,49 +47,59 @@ static int grow(void **arr, size_t *cap, size_t need, size_t size) {
   return 0;
 }
 
-/* A record as compact JSON (malloc()ed), or NULL when out of memory.
- * json_write is several times faster than cJSON's printer on the long
- * strings records are made of. */
-static char *print_record(const cJSON *rec, size_t *len) {
-  /* Room for a record like the last one: the buffer grows to fit each
-   * string, so a record several times the first guess was reallocated
-   * (and copied) string after string. */
-  static size_t hint = 4096;
-  struct dynbuf d;
-  dynbuf_init(&d, SIZE_MAX / 2);
-  if (dynbuf_reserve(&d, hint) < 0 || at_json_write(&d, rec) < 0) {
-    dynbuf_free(&d);
-    return NULL;
-  }
-  size_t next = d.len + d.len / 8;
-  hint = next < 4096 ? 4096 : next > (1u << 20) ? (1u << 20) : next;
-  return dynbuf_take(&d, len);
-}
+/* Past this much, the batch's text buffer is given back after a commit
+ * rather than kept (a rare huge record should not pin its memory). */
+#define AT_BATCH_TEXT_KEEP (1u << 20)
 
+/* Print each record straight into the batch's text buffer (json_write is
+ * several times faster than cJSON's printer on the long strings records
+ * are made of), and keep only where it starts: the buffer is reused from
+ * batch to batch, so records cost no allocation and land in warm memory.
+ * On failure (out of memory) the record is dropped and counted, and the
+ * buffer is cut back to where it started. */
 static void on_record(void *ctx, cJSON *rec) {
   (void)ctx;
   struct core_batch *b = &N.b;
-  size_t len = 0;
-  char *text = print_record(rec, &len);
+  if (!b->text.max)
+    dynbuf_init(&b->text, SIZE_MAX / 2);
+  size_t start = b->text.len;
+  int ok = 1;
+  if (b->ntexts + 1 > b->cap_texts) {
+    /* The three arrays grow together; the capacity counts only once all
+     * three have it (one that grew alone is just bigger than needed). */
+    size_t c = b->cap_texts ? b->cap_texts * 2 : 16;
+    size_t *o = realloc(b->offs, c * sizeof *o);
+    if (o)
+      b->offs = o;
+    size_t *l = realloc(b->lens, c * sizeof *l);
+    if (l)
+      b->lens = l;
+    const char **t = realloc(b->texts, c * sizeof *t);
+    if (t)
+      b->texts = t;
+    ok = o && l && t;
+    if (ok)
+      b->cap_texts = c;
+  }
+  /* The first record of a batch reserves room for one like the last. */
+  if (ok && start == 0 && b->text.cap < b->last_len + b->last_len / 8)
+    ok = dynbuf_reserve(&b->text, b->last_len + b->last_len / 8) == 0;
+  if (ok)
+    ok = at_json_write(&b->text, rec) == 0 && !b->text.oom;
   cJSON_Delete(rec);
-  if (!text || grow((void **)&b->texts, &b->cap_texts, b->ntexts + 1,
-                    sizeof *b->texts) != 0) {
-    free(text);
+  if (!ok) {
+    b->text.len = start;
+    b->text.oom = 0;
+    if (b->text.ptr)
+      b->text.ptr[start] = '\0';
     b->dropped_oom++;
     return;
   }
-  /* lens grows with texts: same capacity. */
-  size_t *l = realloc(b->lens, b->cap_texts * sizeof *l);
-  if (!l) {
-    free(text);
-    b->dropped_oom++;
-    return;
-  }
-  b->lens = l;
-  b->texts[b->ntexts] = text;
-  b->lens[b->ntexts] = len;
+  b->offs[b->ntexts] = start;
+  b->lens[b->ntexts] = b->text.len - start;
+  b->last_len = b->text.len - start;
   b->ntexts++;
-  b->text_bytes += len;
+  b->text_bytes += b->text.len - start;
 }
 
 static void on_open(void *ctx, const char *id, const cJSON *marker) {
@@ -139,13 +149,18 @@ static void on_stamp(void *ctx, cJSON *rec, int tid) {
 }
 
 struct core_batch *core_nest_batch(void) {
-  return &N.b;
+  struct core_batch *b = &N.b;
+  for (size_t i = 0; i < b->ntexts; i++)
+    b->texts[i] = b->text.ptr + b->offs[i];
+  return b;
 }
 
 void core_nest_batch_reset(void) {
   struct core_batch *b = &N.b;
-  for (size_t i = 0; i < b->ntexts; i++)
-    free(b->texts[i]); /* print_record's memory */
+  if (b->text.cap > AT_BATCH_TEXT_KEEP)
+    dynbuf_free(&b->text);
+  else
+    dynbuf_reset(&b->text);
   for (size_t i = 0; i < b->nadds; i++) {
     free((char *)b->adds[i].span_id);
     cJSON_free((char *)b->adds[i].json);
@@ -157,7 +172,9 @@ void core_nest_batch_reset(void) {
 
 static void batch_free(void) {
   core_nest_batch_reset();
+  dynbuf_free(&N.b.text);
   free(N.b.texts);
+  free(N.b.offs);
   free(N.b.lens);
   free(N.b.adds);
   free(N.b.dels);

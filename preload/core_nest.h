@@ -15,16 +15,22 @@
 #include <stdint.h>
 
 #include "capture.h"
+#include "common/dynbuf.h"
 #include "config.h"
 #include "core_process.h"
 #include "spool/spool.h"
 
 /* What one commit carries, built up by the engine's output. */
 struct core_batch {
-  char **texts; /* records (cJSON_Print'ed; cJSON_free) */
-  size_t *lens;
+  /* The records, printed one after the other into text (kept from batch
+   * to batch: no allocation per record). texts[i] points into it once
+   * core_nest_batch() returns; offs[i] is where record i starts. */
+  struct dynbuf text;
+  const char **texts;
+  size_t *offs, *lens;
   size_t ntexts;
-  size_t text_bytes; /* the sum of lens */
+  size_t text_bytes;            /* the sum of lens */
+  size_t last_len;              /* the last record's length */
   struct spool_open_mark *adds; /* json owned (cJSON_free) */
   size_t nadds;
   char (*dels)[17];
