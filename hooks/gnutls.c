@@ -51,7 +51,13 @@ static const char *const names[] = {
     "gnutls_strerror",
 };
 
-static struct at_libfns gtls = AT_LIBFNS_INIT(names);
+static struct at_libfns gtls = AT_LIBFNS_INIT;
+
+/* The real functions for the calling object (a macro: the return address
+ * must be the hook's own). */
+#define REAL_FNS()                                                             \
+  at_libfns_for(&gtls, names, sizeof names / sizeof names[0],                  \
+                __builtin_return_address(0))
 
 typedef ssize_t (*send_fn)(gnutls_session_t, const void *, size_t);
 typedef ssize_t (*recv_fn)(gnutls_session_t, void *, size_t);
@@ -120,7 +126,7 @@ static int capturing(void) {
 
 AT_EXPORT ssize_t gnutls_record_send(gnutls_session_t s, const void *data,
                                      size_t size) {
-  void *const *fns = at_libfns_for(&gtls, __builtin_return_address(0));
+  void *const *fns = REAL_FNS();
   send_fn real = FN(fns, F_SEND, send_fn);
   if (!real)
     return GNUTLS_E_INTERNAL_ERROR; /* no libgnutls: cannot happen */
@@ -136,7 +142,7 @@ AT_EXPORT ssize_t gnutls_record_send(gnutls_session_t s, const void *data,
 
 AT_EXPORT ssize_t gnutls_record_recv(gnutls_session_t s, void *data,
                                      size_t size) {
-  void *const *fns = at_libfns_for(&gtls, __builtin_return_address(0));
+  void *const *fns = REAL_FNS();
   recv_fn real = FN(fns, F_RECV, recv_fn);
   if (!real)
     return GNUTLS_E_INTERNAL_ERROR;
@@ -163,7 +169,7 @@ AT_EXPORT ssize_t gnutls_record_recv(gnutls_session_t s, void *data,
 }
 
 AT_EXPORT int gnutls_bye(gnutls_session_t s, int how) {
-  void *const *fns = at_libfns_for(&gtls, __builtin_return_address(0));
+  void *const *fns = REAL_FNS();
   bye_fn real = FN(fns, F_BYE, bye_fn);
   if (!real)
     return GNUTLS_E_INTERNAL_ERROR;
@@ -180,7 +186,7 @@ AT_EXPORT int gnutls_bye(gnutls_session_t s, int how) {
 }
 
 AT_EXPORT void gnutls_deinit(gnutls_session_t s) {
-  void *const *fns = at_libfns_for(&gtls, __builtin_return_address(0));
+  void *const *fns = REAL_FNS();
   deinit_fn real = FN(fns, F_DEINIT, deinit_fn);
   if (s && __atomic_load_n(&at_conn_nsessions, __ATOMIC_RELAXED)) {
     int saved = errno;

@@ -51,7 +51,13 @@ static const char *const names[] = {
     "SSL_get_error",
 };
 
-static struct at_libfns ossl = AT_LIBFNS_INIT(names);
+static struct at_libfns ossl = AT_LIBFNS_INIT;
+
+/* The real functions for the calling object (a macro: the return address
+ * must be the hook's own). */
+#define REAL_FNS()                                                             \
+  at_libfns_for(&ossl, names, sizeof names / sizeof names[0],                  \
+                __builtin_return_address(0))
 
 typedef int (*io_fn)(SSL *, void *, int);
 typedef int (*io_ex_fn)(SSL *, void *, size_t, size_t *);
@@ -152,7 +158,7 @@ static void got(void *const *fns, SSL *s, const void *buf, size_t n, int ret) {
 }
 
 AT_EXPORT int SSL_write(SSL *s, const void *buf, int num) {
-  void *const *fns = at_libfns_for(&ossl, __builtin_return_address(0));
+  void *const *fns = REAL_FNS();
   io_fn real = FN(fns, F_WRITE, io_fn);
   if (!real) {
     errno = ENOSYS;
@@ -170,7 +176,7 @@ AT_EXPORT int SSL_write(SSL *s, const void *buf, int num) {
 
 AT_EXPORT int SSL_write_ex(SSL *s, const void *buf, size_t num,
                            size_t *written) {
-  void *const *fns = at_libfns_for(&ossl, __builtin_return_address(0));
+  void *const *fns = REAL_FNS();
   io_ex_fn real = FN(fns, F_WRITE_EX, io_ex_fn);
   if (!real) {
     errno = ENOSYS;
@@ -187,7 +193,7 @@ AT_EXPORT int SSL_write_ex(SSL *s, const void *buf, size_t num,
 }
 
 AT_EXPORT int SSL_read(SSL *s, void *buf, int num) {
-  void *const *fns = at_libfns_for(&ossl, __builtin_return_address(0));
+  void *const *fns = REAL_FNS();
   io_fn real = FN(fns, F_READ, io_fn);
   if (!real) {
     errno = ENOSYS;
@@ -203,7 +209,7 @@ AT_EXPORT int SSL_read(SSL *s, void *buf, int num) {
 }
 
 AT_EXPORT int SSL_read_ex(SSL *s, void *buf, size_t num, size_t *readbytes) {
-  void *const *fns = at_libfns_for(&ossl, __builtin_return_address(0));
+  void *const *fns = REAL_FNS();
   io_ex_fn real = FN(fns, F_READ_EX, io_ex_fn);
   if (!real) {
     errno = ENOSYS;
@@ -222,7 +228,7 @@ AT_EXPORT int SSL_read_ex(SSL *s, void *buf, size_t num, size_t *readbytes) {
  * them. The depth keeps the library's socket reads out of the socket
  * hooks. */
 AT_EXPORT int SSL_peek(SSL *s, void *buf, int num) {
-  void *const *fns = at_libfns_for(&ossl, __builtin_return_address(0));
+  void *const *fns = REAL_FNS();
   io_fn real = FN(fns, F_PEEK, io_fn);
   if (!real) {
     errno = ENOSYS;
@@ -235,7 +241,7 @@ AT_EXPORT int SSL_peek(SSL *s, void *buf, int num) {
 }
 
 AT_EXPORT int SSL_peek_ex(SSL *s, void *buf, size_t num, size_t *readbytes) {
-  void *const *fns = at_libfns_for(&ossl, __builtin_return_address(0));
+  void *const *fns = REAL_FNS();
   io_ex_fn real = FN(fns, F_PEEK_EX, io_ex_fn);
   if (!real) {
     errno = ENOSYS;
@@ -250,7 +256,7 @@ AT_EXPORT int SSL_peek_ex(SSL *s, void *buf, size_t num, size_t *readbytes) {
 /* The application is done with the connection: what is in flight ends
  * here (a close-delimited answer is complete; a cut one is partial). */
 AT_EXPORT int SSL_shutdown(SSL *s) {
-  void *const *fns = at_libfns_for(&ossl, __builtin_return_address(0));
+  void *const *fns = REAL_FNS();
   ssl_int_fn real = FN(fns, F_SHUTDOWN, ssl_int_fn);
   if (!real) {
     errno = ENOSYS;
@@ -269,7 +275,7 @@ AT_EXPORT int SSL_shutdown(SSL *s) {
 }
 
 AT_EXPORT void SSL_free(SSL *s) {
-  void *const *fns = at_libfns_for(&ossl, __builtin_return_address(0));
+  void *const *fns = REAL_FNS();
   ssl_void_fn real = FN(fns, F_FREE, ssl_void_fn);
   /* Before the real free: once it returns, the address may be reused by
    * the next SSL_new. Sessions libcurl drives were never entered, so the

@@ -111,9 +111,14 @@ static void register_fork(void) {
  * per thread, so that another thread cannot overwrite it mid-call. */
 static __thread struct at_libfns_obj spill;
 
-void *const *at_libfns_slow(struct at_libfns *L, const void *ra) {
+void *const *at_libfns_slow(struct at_libfns *L, const char *const *names,
+                            size_t nnames, const void *ra) {
   pthread_once(&fork_once, register_fork);
   pthread_mutex_lock(&L->mu);
+  if (!L->names) {
+    L->names = names;
+    L->nnames = nnames;
+  }
   if (!L->registered) {
     L->registered = 1;
     int i = __atomic_fetch_add(&nsets, 1, __ATOMIC_RELAXED);

@@ -31,6 +31,10 @@ struct at_libfns_obj {
   void *fn[AT_LIBFNS_MAX_NAMES];
 };
 
+/* All zero until the first call (the names come with each call): the set
+ * lives in .bss, so loading the shim writes no page of it. A pointer
+ * initialised at compile time would need a relocation at load, and a
+ * page fault (~2.5 us on a VM) in every process, LLM or not. */
 struct at_libfns {
   const char *const *names; /* names[0..nnames) to resolve */
   size_t nnames;
@@ -40,24 +44,24 @@ struct at_libfns {
   struct at_libfns_obj objs[AT_LIBFNS_MAX_OBJS];
 };
 
-#define AT_LIBFNS_INIT(namelist)                                               \
-  {                                                                            \
-    .names = (namelist), .nnames = sizeof(namelist) / sizeof((namelist)[0]),   \
-    .mu = PTHREAD_MUTEX_INITIALIZER                                            \
-  }
+#define AT_LIBFNS_INIT                                                         \
+  { .mu = PTHREAD_MUTEX_INITIALIZER }
 
 /* The functions for a call made from return address ra: fn[i] is the
- * definition of names[i] the calling object sees (NULL when it has none).
- * Never NULL itself. */
-void *const *at_libfns_slow(struct at_libfns *L, const void *ra);
+ * definition of names[i] (of nnames, the same at every call for a set)
+ * the calling object sees (NULL when it has none). Never NULL itself. */
+void *const *at_libfns_slow(struct at_libfns *L, const char *const *names,
+                            size_t nnames, const void *ra);
 
-static inline void *const *at_libfns_for(struct at_libfns *L, const void *ra) {
+static inline void *const *at_libfns_for(struct at_libfns *L,
+                                         const char *const *names,
+                                         size_t nnames, const void *ra) {
   int n = __atomic_load_n(&L->n, __ATOMIC_ACQUIRE);
   uintptr_t a = (uintptr_t)ra;
   for (int i = 0; i < n; i++)
     if (a >= L->objs[i].lo && a < L->objs[i].hi)
       return L->objs[i].fn;
-  return at_libfns_slow(L, ra);
+  return at_libfns_slow(L, names, nnames, ra);
 }
 
 #endif

@@ -2,6 +2,7 @@
 #include "runtime.h"
 
 #include <pthread.h>
+#include <time.h>
 #include <string.h>
 
 #include "common/clock.h"
@@ -18,11 +19,14 @@ AT_TLS int at_tid_cache;
 struct at_counters at_counters;
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-static long long loaded_at_ns;
+/* Initialised (so in .data, on the page the loader has written already for
+ * its relocation; a .bss variable would be a page fault of its own in
+ * every process): -1 until the constructor ran. */
+static long long loaded_at_ns = -1;
 
 static void do_init(void) {
   at_config_load(&at_cfg);
-  at_cfg.process_start_ns = loaded_at_ns ? loaded_at_ns : at_wall_ns();
+  at_cfg.process_start_ns = loaded_at_ns > 0 ? loaded_at_ns : at_wall_ns();
   at_log_open(&at_cfg);
   if (at_cfg.config_error[0])
     AT_ERR("%s", at_cfg.config_error);
@@ -59,5 +63,10 @@ void at_capture_disable(const char *why) {
 /* The constructor only notes the load time (the process span starts here);
  * everything else waits for the first hook call. */
 __attribute__((constructor)) static void at_constructor(void) {
-  loaded_at_ns = at_wall_ns();
+  /* clock_gettime here, not at_wall_ns(): that lives on a code page the
+   * start of a process does not otherwise touch (a page fault, in every
+   * process). */
+  struct timespec ts;
+  if (clock_gettime(CLOCK_REALTIME, &ts) == 0)
+    loaded_at_ns = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
