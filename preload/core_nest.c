@@ -8,6 +8,7 @@
 #include "dynbuf.h"
 #include "json_write.h"
 #include "nest/nest.h"
+#include "providers/json_node.h"
 
 /* The symbolizer (preload/core_symbolize.c) defines core_symbolize();
  * until a core is built with it, this weak stand-in finds nothing and
@@ -86,7 +87,7 @@ static void on_record(void *ctx, cJSON *rec) {
     ok = dynbuf_reserve(&b->text, b->last_len + b->last_len / 8) == 0;
   if (ok)
     ok = at_json_write(&b->text, rec) == 0 && !b->text.oom;
-  cJSON_Delete(rec);
+  at_json_delete(rec); /* its nodes kept for the next record */
   if (!ok) {
     b->text.len = start;
     b->text.oom = 0;

@@ -15,6 +15,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "json_node.h"
+
 static inline cJSON *at_cs_add(cJSON *obj, const char *key, cJSON *item) {
   if (!item)
     return NULL;
@@ -26,23 +28,23 @@ static inline cJSON *at_cs_add(cJSON *obj, const char *key, cJSON *item) {
 }
 
 static inline cJSON *at_cs_str(cJSON *obj, const char *key, const char *s) {
-  return at_cs_add(obj, key, cJSON_CreateString(s));
+  return at_cs_add(obj, key, at_node_string(s));
 }
 
 static inline cJSON *at_cs_num(cJSON *obj, const char *key, double v) {
-  return at_cs_add(obj, key, cJSON_CreateNumber(v));
+  return at_cs_add(obj, key, at_node_number(v));
 }
 
 static inline cJSON *at_cs_bool(cJSON *obj, const char *key, int v) {
-  return at_cs_add(obj, key, cJSON_CreateBool(v));
+  return at_cs_add(obj, key, at_node_bool(v));
 }
 
 static inline cJSON *at_cs_obj(cJSON *obj, const char *key) {
-  return at_cs_add(obj, key, cJSON_CreateObject());
+  return at_cs_add(obj, key, at_node_object());
 }
 
 static inline cJSON *at_cs_arr(cJSON *obj, const char *key) {
-  return at_cs_add(obj, key, cJSON_CreateArray());
+  return at_cs_add(obj, key, at_node_array());
 }
 
 #endif

@@ -1,5 +1,6 @@
 /* json_util: cJSON and text helpers shared by the parsers. */
 #include "json_util.h"
+#include "json_node.h"
 #include "json_read.h"
 
 #include <stdlib.h>
@@ -79,7 +80,7 @@ cJSON *at_json_strn(const char *s, size_t n) {
   if (n)
     memcpy(text, s, n);
   text[n] = '\0';
-  cJSON *item = cJSON_CreateNull();
+  cJSON *item = at_node_new();
   if (!item) {
     cJSON_free(text);
     return NULL;

@@ -11,7 +11,7 @@
 static cJSON *new_part(struct at_obs *o, cJSON *parts, const char *type) {
   if (!parts)
     return NULL;
-  cJSON *p = cJSON_CreateObject();
+  cJSON *p = at_node_object();
   if (!p || !at_cs_str(p, "type", type)) {
     cJSON_Delete(p);
     o->oom = 1;
@@ -48,8 +48,8 @@ cJSON *at_msg_add(struct at_obs *o, cJSON *arr, const char *role,
     *msg_out = NULL;
   if (!arr)
     return NULL;
-  cJSON *m = cJSON_CreateObject();
-  cJSON *parts = cJSON_CreateArray();
+  cJSON *m = at_node_object();
+  cJSON *parts = at_node_array();
   if (!m || !parts || !at_cs_str(m, "role", role)) {
     cJSON_Delete(m);
     cJSON_Delete(parts);

@@ -14,8 +14,8 @@
 int at_obs_init(struct at_obs *o, const struct at_exchange *ex) {
   memset(o, 0, sizeof(*o));
   o->ex = ex;
-  o->params = cJSON_CreateObject();
-  o->meta = cJSON_CreateObject();
+  o->params = at_node_object();
+  o->meta = at_node_object();
   if (!o->params || !o->meta) {
     o->oom = 1;
     return -1;
@@ -157,12 +157,12 @@ void at_obs_meta_str(struct at_obs *o, const char *key, const char *s) {
 
 void at_obs_finish_reason(struct at_obs *o, const char *reason) {
   if (!o->finish_reasons)
-    o->finish_reasons = cJSON_CreateArray();
+    o->finish_reasons = at_node_array();
   if (!o->finish_reasons || !reason) {
     o->oom |= !o->finish_reasons;
     return;
   }
-  cJSON *s = cJSON_CreateString(reason);
+  cJSON *s = at_node_string(reason);
   if (!s) {
     o->oom = 1;
     return;
@@ -203,7 +203,7 @@ void at_obs_each_message(struct at_obs *o, const cJSON *req,
       at_obs_parse_error(o, "request has no messages");
     return;
   }
-  if (!o->input && !(o->input = cJSON_CreateArray())) {
+  if (!o->input && !(o->input = at_node_array())) {
     o->oom = 1;
     return;
   }

@@ -386,7 +386,7 @@ static void add_item(cJSON *rec, const char *key, cJSON **item) {
 }
 
 static cJSON *http_object(const struct at_exchange *ex, cJSON **resp_headers) {
-  cJSON *h = cJSON_CreateObject();
+  cJSON *h = at_node_object();
   if (!h)
     return NULL;
   at_cs_str(h, "method", ex->method ? ex->method : "POST");
@@ -426,7 +426,7 @@ static cJSON *assemble(struct at_obs *o, const struct at_api_parser *p,
                        const struct at_match *m, int metadata_only,
                        cJSON **resp_headers) {
   const struct at_exchange *ex = o->ex;
-  cJSON *rec = cJSON_CreateObject();
+  cJSON *rec = at_node_object();
   if (!rec)
     return NULL;
   at_cs_str(rec, "type", p->type);

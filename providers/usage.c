@@ -50,7 +50,7 @@ static void add_count(cJSON *o, const char *key, int64_t v) {
 cJSON *at_usage_inclusive_json(const struct at_usage *u) {
   if (!u->has)
     return NULL;
-  cJSON *o = cJSON_CreateObject();
+  cJSON *o = at_node_object();
   if (!o)
     return NULL;
   if (u->has & AT_U_INPUT)
@@ -85,7 +85,7 @@ static int64_t minus(int64_t a, int64_t b) {
 cJSON *at_usage_details_json(const struct at_usage *u) {
   if (!(u->has & (AT_U_INPUT | AT_U_OUTPUT)))
     return NULL;
-  cJSON *o = cJSON_CreateObject();
+  cJSON *o = at_node_object();
   if (!o)
     return NULL;
   int64_t total = 0;
