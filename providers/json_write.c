@@ -118,10 +118,10 @@ static int put_string(struct dynbuf *b, const char *s) {
      * strlen() does; not under ASan, which would rightly object). */
     if (((uintptr_t)s & 4095) <= 4096 - 16) {
       __m128i x = _mm_loadu_si128((const __m128i *)(const void *)s);
-      __m128i bad = _mm_or_si128(
-          _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
-                       _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
-          _mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(0x1F)), x));
+      __m128i bad =
+          _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
+                                    _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
+                       _mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(0x1F)), x));
       unsigned mask = (unsigned)_mm_movemask_epi8(bad);
       if (mask) {
         unsigned i = (unsigned)__builtin_ctz(mask);

@@ -1084,9 +1084,8 @@ const char *at_prices_error(void) {
 
 /* ---- lookup ----------------------------------------------------------- */
 
-static const struct entry *lookup_uncached(const char *model,
-                                           const char *provider,
-                                           int *from_file) {
+static const struct entry *
+lookup_uncached(const char *model, const char *provider, int *from_file) {
   char full[MODEL_NAME_MAX], bare[MODEL_NAME_MAX], prov[PROVIDER_MAX];
   *from_file = 0;
   if (!model || !model_forms(model, full, bare))
@@ -1328,8 +1327,8 @@ int at_cost_compute(const struct at_cost_query *q, struct at_cost *out) {
     const char *pv = e->provider ? e->provider : "";
     const char *sep = e->provider ? ":" : "";
     if (from_file)
-      snprintf(src.text, sizeof src.text, "file:%s#%s%s%s", file_path, pv,
-               sep, e->p.name);
+      snprintf(src.text, sizeof src.text, "file:%s#%s%s%s", file_path, pv, sep,
+               e->p.name);
     else
       snprintf(src.text, sizeof src.text, "builtin:%s%s%s@%s", pv, sep,
                e->p.name, e->p.date);
