@@ -260,14 +260,27 @@ static int ref_query_secret(const char *key) {
 Test(redact_names, single_pass_matches_the_word_list) {
   /* Names built from fragments of the words (and their near misses), in
    * both cases, so that partial matches at every offset are tried. */
-  static const char *const frags[] = {
-      "api",    "-key",     "_key",    "key",       "apikey",   "api-k",
-      "tok",    "token",    "en",      "secret",    "secre",    "t",
-      "sign",   "signature", "ature",  "credential", "cred",    "password",
-      "pass",   "word",     "auth",    "authorization", "ization", "session",
-      "sess",   "ion",      "x-",      "-",         "ratelimit", "token-count",
-      "count",  "Cookie",   "SET-",    "code",      "sig",      "a",
-      "s",      "c",        "p",       "X-Goog-Api-Key", "proxy-", "PROXY-"};
+  static const char *const frags[] = {"api",       "-key",
+                                      "_key",      "key",
+                                      "apikey",    "api-k",
+                                      "tok",       "token",
+                                      "en",        "secret",
+                                      "secre",     "t",
+                                      "sign",      "signature",
+                                      "ature",     "credential",
+                                      "cred",      "password",
+                                      "pass",      "word",
+                                      "auth",      "authorization",
+                                      "ization",   "session",
+                                      "sess",      "ion",
+                                      "x-",        "-",
+                                      "ratelimit", "token-count",
+                                      "count",     "Cookie",
+                                      "SET-",      "code",
+                                      "sig",       "a",
+                                      "s",         "c",
+                                      "p",         "X-Goog-Api-Key",
+                                      "proxy-",    "PROXY-"};
   const size_t nf = sizeof frags / sizeof frags[0];
   static const char *const values[] = {"30000", "6m0s", "sk-live-1", ""};
   unsigned seed = 12345;
