@@ -90,18 +90,20 @@ cJSON *at_node_bool(int v) {
   return typed(v ? cJSON_True : cJSON_False);
 }
 
-cJSON *at_node_number(double v) {
-  cJSON *node = typed(cJSON_Number);
-  if (!node)
-    return NULL;
+void at_node_set_number(cJSON *node, double v) {
   node->valuedouble = v;
-  /* as cJSON_CreateNumber sets it */
   if (v >= INT_MAX)
     node->valueint = INT_MAX;
   else if (v <= (double)INT_MIN)
     node->valueint = INT_MIN;
   else
     node->valueint = (int)v;
+}
+
+cJSON *at_node_number(double v) {
+  cJSON *node = typed(cJSON_Number);
+  if (node)
+    at_node_set_number(node, v);
   return node;
 }
 

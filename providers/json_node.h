@@ -33,6 +33,10 @@ cJSON *at_node_bool(int v);
 cJSON *at_node_null(void);
 cJSON *at_node_string(const char *s);
 
+/* Set a number node's value as cJSON does: valuedouble, and valueint
+ * saturated to the int range. */
+void at_node_set_number(cJSON *node, double v);
+
 /* What cJSON_Delete does (the strings are freed, references and constant
  * keys left alone), with the node structs kept for reuse. Iterative: a
  * deep tree does not deepen the stack. */

@@ -20,12 +20,13 @@
  * becomes U+FFFD instead of failing the whole document. */
 #include "json_read.h"
 
-#include <limits.h>
 #include <locale.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "json_node.h"
 
 /* cJSON's own CJSON_NESTING_LIMIT. */
 #define JR_MAX_DEPTH 1000
@@ -319,14 +320,7 @@ static cJSON *read_number(struct jr *r) {
   cJSON *node = new_node(r, cJSON_Number);
   if (!node)
     return NULL;
-  node->valuedouble = d;
-  /* cJSON saturates valueint the same way. */
-  if (d >= INT_MAX)
-    node->valueint = INT_MAX;
-  else if (d <= (double)INT_MIN)
-    node->valueint = INT_MIN;
-  else
-    node->valueint = (int)d;
+  at_node_set_number(node, d);
   r->p = s + used;
   return node;
 }
