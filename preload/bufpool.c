@@ -31,7 +31,7 @@ char *at_bufpool_get(size_t want, size_t *cap) {
 void at_bufpool_put(char *p, size_t cap) {
   if (!p)
     return;
-  if (cap && cap <= AT_BUFPOOL_MAX_BUF) {
+  if (cap >= AT_BUFPOOL_MIN_BUF && cap <= AT_BUFPOOL_MAX_BUF) {
     pthread_mutex_lock(&pool_mu);
     if (nslots < AT_BUFPOOL_SLOTS && nbytes + cap <= AT_BUFPOOL_BYTES) {
       slot[nslots].p = p;

@@ -23,6 +23,7 @@
 #define AT_BUFPOOL_SLOTS 32
 #define AT_BUFPOOL_BYTES (2u << 20)     /* all kept buffers together */
 #define AT_BUFPOOL_MAX_BUF (256u << 10) /* bigger ones are freed */
+#define AT_BUFPOOL_MIN_BUF 256u         /* smaller ones too: not worth a slot */
 
 /* A kept buffer of at least want bytes (the smallest such), its size in
  * *cap; NULL when there is none (the caller allocates as before). */

@@ -41,8 +41,9 @@ Test(bufpool, bounded) {
   /* too big to keep: freed (ASan would report a leak otherwise) */
   at_bufpool_put(filled(AT_BUFPOOL_MAX_BUF + 1), AT_BUFPOOL_MAX_BUF + 1);
   cr_assert_eq(at_bufpool_count(), 0);
-  /* a size of 0 (not known) is not kept either */
+  /* a size of 0 (not known) is not kept either, nor a tiny buffer */
   at_bufpool_put(filled(64), 0);
+  at_bufpool_put(filled(AT_BUFPOOL_MIN_BUF - 1), AT_BUFPOOL_MIN_BUF - 1);
   cr_assert_eq(at_bufpool_count(), 0);
   /* count */
   for (int i = 0; i < AT_BUFPOOL_SLOTS + 5; i++)
@@ -65,7 +66,7 @@ Test(bufpool, bounded) {
 /* A dynbuf started on a kept buffer appends into it, grows past it like
  * any other, and hands it over. */
 Test(bufpool, dynbuf_adopts_a_kept_buffer) {
-  at_bufpool_put(filled(64), 64);
+  at_bufpool_put(filled(AT_BUFPOOL_MIN_BUF), AT_BUFPOOL_MIN_BUF);
   struct dynbuf b;
   dynbuf_init(&b, 1000);
   size_t cap = 0;
@@ -76,14 +77,14 @@ Test(bufpool, dynbuf_adopts_a_kept_buffer) {
   cr_expect_str_eq(b.ptr, "");
   cr_assert_eq(dynbuf_addstr(&b, "hello"), 0);
   cr_expect_eq(b.ptr, p, "filled in place");
-  char big[200];
+  char big[AT_BUFPOOL_MIN_BUF];
   memset(big, 'y', sizeof big);
   cr_assert_eq(dynbuf_add(&b, big, sizeof big), 0);
-  cr_expect_eq(b.len, 205);
-  cr_expect_eq(b.ptr[205], '\0');
+  cr_expect_eq(b.len, 5 + sizeof big);
+  cr_expect_eq(b.ptr[5 + sizeof big], '\0');
   size_t len;
   char *t = dynbuf_take(&b, &len);
-  cr_expect_eq(len, 205);
+  cr_expect_eq(len, 5 + sizeof big);
   cr_expect(memcmp(t, "hello", 5) == 0);
   free(t);
 }
