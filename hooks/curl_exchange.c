@@ -340,7 +340,7 @@ void at_curl_finish(struct at_curl_handle *st, int result, const char *why,
   if (result == -1 && status > 0 && answered_means_done)
     result = CURLE_OK;
 
-  struct at_capture *c = calloc(1, sizeof *c);
+  struct at_capture *c = at_capture_alloc();
   if (!c) {
     AT_COUNT(dropped_oom);
     at_curl_cancel(st);

@@ -3,6 +3,9 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "capture.h"
 
 static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct {
@@ -43,6 +46,35 @@ void at_bufpool_put(char *p, size_t cap) {
     pthread_mutex_unlock(&pool_mu);
   }
   free(p);
+}
+
+struct at_capture *at_capture_alloc(void) {
+  size_t cap;
+  struct at_capture *c =
+      (struct at_capture *)(void *)at_bufpool_get(sizeof *c, &cap);
+  if (!c)
+    return calloc(1, sizeof *c);
+  memset(c, 0, sizeof *c);
+  return c;
+}
+
+void at_capture_release(struct at_capture *c) {
+  at_bufpool_put(c->req_headers, c->req_headers_cap);
+  at_bufpool_put(c->req_body, c->req_body_cap);
+  at_bufpool_put(c->resp_headers, c->resp_headers_cap);
+  at_bufpool_put(c->resp_body, c->resp_body_cap);
+  c->req_headers = c->req_body = c->resp_headers = c->resp_body = NULL;
+  if (c->kind != AT_CAPTURE_EXCHANGE) {
+    at_capture_free(c);
+    return;
+  }
+  free(c->method);
+  free(c->url);
+  free(c->error_msg);
+  free(c->conn);
+  /* Kept with the size of a capture: the block may be bigger (a body
+   * buffer it was made from), never smaller. */
+  at_bufpool_put((char *)(void *)c, sizeof *c);
 }
 
 size_t at_bufpool_count(void) {

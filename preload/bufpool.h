@@ -20,8 +20,8 @@
 
 #include <stddef.h>
 
-#define AT_BUFPOOL_SLOTS 32
-#define AT_BUFPOOL_BYTES (2u << 20)     /* all kept buffers together */
+#define AT_BUFPOOL_SLOTS 64
+#define AT_BUFPOOL_BYTES (4u << 20)     /* all kept buffers together */
 #define AT_BUFPOOL_MAX_BUF (256u << 10) /* bigger ones are freed */
 #define AT_BUFPOOL_MIN_BUF 256u         /* smaller ones too: not worth a slot */
 
@@ -32,6 +32,16 @@ char *at_bufpool_get(size_t want, size_t *cap);
 /* Keep p (malloc()ed, cap bytes) for a later get, or free it when the
  * pool is full or p is too big. p may be NULL. */
 void at_bufpool_put(char *p, size_t cap);
+
+/* A zeroed capture, its memory kept from an earlier one when the pool has
+ * room for it (a capture is ~2 KB: past glibc's tcache, its calloc/free
+ * went through the bins on the app's thread for every exchange); NULL when
+ * out of memory. */
+struct at_capture *at_capture_alloc(void);
+
+/* Free a consumed capture: the copies of a curl exchange and the capture's
+ * own memory are kept for later exchanges, the rest is freed. */
+void at_capture_release(struct at_capture *c);
 
 /* Buffers kept now (tests). */
 size_t at_bufpool_count(void);

@@ -114,17 +114,12 @@ static void *load_core(char *err, size_t errlen) {
   return (void *)api;
 }
 
-/* Free captures; the copies of a curl exchange go to the buffer pool for
- * the next exchanges to copy into (bufpool.h). */
+/* Free captures; a curl exchange's copies and memory go to the buffer
+ * pool for the next exchanges (bufpool.h). */
 static void free_list(struct at_capture *c) {
   while (c) {
     struct at_capture *next = c->next;
-    at_bufpool_put(c->req_headers, c->req_headers_cap);
-    at_bufpool_put(c->req_body, c->req_body_cap);
-    at_bufpool_put(c->resp_headers, c->resp_headers_cap);
-    at_bufpool_put(c->resp_body, c->resp_body_cap);
-    c->req_headers = c->req_body = c->resp_headers = c->resp_body = NULL;
-    at_capture_free(c);
+    at_capture_release(c);
     c = next;
   }
 }

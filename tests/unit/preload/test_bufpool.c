@@ -6,6 +6,7 @@
 
 #include "common/dynbuf.h"
 #include "preload/bufpool.h"
+#include "preload/capture.h"
 
 static char *filled(size_t cap) {
   char *p = malloc(cap);
@@ -87,4 +88,34 @@ Test(bufpool, dynbuf_adopts_a_kept_buffer) {
   cr_expect_eq(len, 5 + sizeof big);
   cr_expect(memcmp(t, "hello", 5) == 0);
   free(t);
+}
+
+/* A consumed curl capture gives back its four copies and its own memory;
+ * the next capture is made from it, zeroed. Other kinds are freed. */
+Test(bufpool, captures_recycled) {
+  struct at_capture *c = at_capture_alloc();
+  cr_assert_not_null(c);
+  c->kind = AT_CAPTURE_EXCHANGE;
+  c->method = strdup("POST");
+  c->url = strdup("https://example.test/v1/chat/completions");
+  c->req_body = filled(4096);
+  c->req_body_cap = 4096;
+  c->resp_body = filled(1024);
+  c->resp_body_cap = 1024;
+  c->nstack = 5;
+  at_capture_release(c);
+  cr_assert_eq(at_bufpool_count(), 3, "two copies and the capture itself");
+  struct at_capture *d = at_capture_alloc();
+  cr_assert_not_null(d);
+  static const struct at_capture zero;
+  cr_expect(memcmp(d, &zero, sizeof zero) == 0, "handed out zeroed");
+  cr_expect_eq(at_bufpool_count(), 2);
+  /* not an exchange: freed whole, nothing kept */
+  d->kind = AT_CAPTURE_THREAD;
+  at_capture_release(d);
+  cr_expect_eq(at_bufpool_count(), 2);
+  size_t cap;
+  char *p;
+  while ((p = at_bufpool_get(0, &cap)))
+    free(p);
 }
