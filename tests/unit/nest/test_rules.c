@@ -133,18 +133,24 @@ Test(rules, open_markers_while_work_runs) {
   world_free(&w);
 }
 
+/* A world whose engine has the bounds set in o (program "b"). */
+static void bounded_world(struct world *w, struct nest_opts *o) {
+  world_init(w, 0, "b");
+  nest_free(w->n);
+  snprintf(o->program, sizeof o->program, "b");
+  struct nest_sink s;
+  test_sink(w, &s);
+  w->n = nest_new(o, &s);
+  cr_assert_not_null(w->n);
+}
+
 /* Past the bound of conversations the oldest is forgotten and counted; its
  * continuation is then a conversation of its own. */
 Test(rules, conversation_bound) {
   struct world w;
-  world_init(&w, 0, "b");
-  nest_free(w.n);
   struct nest_opts o = {0};
   o.max_conversations = 2;
-  snprintf(o.program, sizeof o.program, "b");
-  struct nest_sink s;
-  test_sink(&w, &s);
-  w.n = nest_new(&o, &s);
+  bounded_world(&w, &o);
   struct sim c[3];
   const char *q[3] = {"first", "second", "third"};
   for (int i = 0; i < 3; i++) {
@@ -172,14 +178,9 @@ Test(rules, conversation_bound) {
  * (written whole) and counted. */
 Test(rules, trace_bound) {
   struct world w;
-  world_init(&w, 0, "b");
-  nest_free(w.n);
   struct nest_opts o = {0};
   o.max_traces = 2;
-  snprintf(o.program, sizeof o.program, "b");
-  struct nest_sink s;
-  test_sink(&w, &s);
-  w.n = nest_new(&o, &s);
+  bounded_world(&w, &o);
   struct sim c[3];
   const char *q[3] = {"first", "second", "third"};
   for (int i = 0; i < 3; i++) {
@@ -221,14 +222,9 @@ Test(rules, idle_close) {
  * filled, and a forgotten slot is used again before the bound is. */
 Test(rules, thread_bound) {
   struct world w;
-  world_init(&w, 0, "b");
-  nest_free(w.n);
   struct nest_opts o = {0};
   o.max_threads = 3;
-  snprintf(o.program, sizeof o.program, "b");
-  struct nest_sink s;
-  test_sink(&w, &s);
-  w.n = nest_new(&o, &s);
+  bounded_world(&w, &o);
   struct nest_stats st;
   for (int i = 0; i < 3; i++)
     nest_thread(w.n, 201 + i, 100, w.now + (i + 1) * MS);

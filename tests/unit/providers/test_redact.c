@@ -205,6 +205,18 @@ Test(redact_names, rules) {
 
 /* The rules as first written (ten strstr() calls over a lowercased copy):
  * the single-pass matcher that replaced them must agree on every name. */
+/* Lowercase s into buf (256 bytes: the names generated below are
+ * shorter); 1 when it is one of the exact names. */
+static int ref_lower_exact(const char *s, char *buf, const char *const *exact) {
+  size_t len = strlen(s);
+  for (size_t i = 0; i <= len; i++)
+    buf[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] + 32 : s[i]);
+  for (size_t i = 0; exact[i]; i++)
+    if (!strcmp(buf, exact[i]))
+      return 1;
+  return 0;
+}
+
 static int ref_contains(const char *s, const char *const *list) {
   for (size_t i = 0; list[i]; i++)
     if (strstr(s, list[i]))
@@ -222,12 +234,8 @@ static int ref_header_secret(const char *name, const char *value) {
                                       "credential", "password", "authorization",
                                       "session",    NULL};
   char n[256];
-  size_t len = strlen(name);
-  for (size_t i = 0; i <= len; i++)
-    n[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
-  for (size_t i = 0; exact[i]; i++)
-    if (!strcmp(n, exact[i]))
-      return 1;
+  if (ref_lower_exact(name, n, exact))
+    return 1;
   if (!ref_contains(n, parts))
     return 0;
   if (strstr(n, "ratelimit") || strstr(n, "token-count")) {
@@ -248,13 +256,7 @@ static int ref_query_secret(const char *key) {
       "api_key",  "api-key",   "apikey",     "token",         "secret",
       "password", "signature", "credential", "authorization", NULL};
   char k[256];
-  size_t len = strlen(key);
-  for (size_t i = 0; i <= len; i++)
-    k[i] = (char)(key[i] >= 'A' && key[i] <= 'Z' ? key[i] + 32 : key[i]);
-  for (size_t i = 0; exact[i]; i++)
-    if (!strcmp(k, exact[i]))
-      return 1;
-  return ref_contains(k, parts);
+  return ref_lower_exact(key, k, exact) || ref_contains(k, parts);
 }
 
 Test(redact_names, single_pass_matches_the_word_list) {
