@@ -299,10 +299,6 @@ static char *take_copy(struct dynbuf *b, size_t *len, size_t *cap) {
   return dynbuf_take(b, len);
 }
 
-static char *dup_or_null(const char *s) {
-  return s ? strdup(s) : NULL;
-}
-
 /* With CURLOPT_HEADER the header bytes also went through the write
  * callback: cut them off the front of the body copy. */
 static void strip_headers_from_body(struct at_curl_handle *st) {
@@ -348,9 +344,9 @@ void at_curl_finish(struct at_curl_handle *st, int result, const char *why,
     return;
   }
   strip_headers_from_body(st);
-  c->method =
-      strdup(method && *method ? method : (st->req_body.len ? "POST" : "GET"));
-  c->url = dup_or_null(st->url);
+  c->method = at_capture_set_str(
+      c, method && *method ? method : (st->req_body.len ? "POST" : "GET"));
+  c->url = st->url ? at_capture_set_str(c, st->url) : NULL;
   c->match = st->match;
   c->tid = st->tid;
   memcpy(c->stack, st->stack, st->nstack * sizeof st->stack[0]);
@@ -377,7 +373,8 @@ void at_curl_finish(struct at_curl_handle *st, int result, const char *why,
           &at_curl_real.easy_strerror, "curl_easy_strerror", NULL);
       msg = se ? se((CURLcode)result) : "transfer failed";
     }
-    c->error_msg = dup_or_null(msg ? msg : "transfer did not complete");
+    c->error_msg =
+        at_capture_set_str(c, msg ? msg : "transfer did not complete");
   }
   if (!c->method || !c->url) {
     at_capture_free(c);

@@ -2,8 +2,8 @@
  *
  * An exchange's copies (request headers and body, response headers and
  * body) are made on the app's thread into malloc()ed buffers that travel
- * with the capture to the writer and come back to an app thread to be
- * freed (preload/worker.c). Freed and allocated again for the next
+ * with the capture to the writer, which gives them back here once it has
+ * parsed them (preload/worker.c). Freed and allocated again for the next
  * exchange, those buffers cost the app's thread what the copies do not:
  * large allocations make glibc consolidate its fast bins and sort its
  * unsorted chunks, the memory comes back cold (or, after a heap trim, as
@@ -12,21 +12,24 @@
  * the app's thread ~10 us per 10 KB exchange. This pool keeps a few of
  * them, bounded in count and bytes, for the next exchange to copy into.
  *
- * Thread-safe (one mutex, held for a scan of at most AT_BUFPOOL_SLOTS
- * entries); the fork handlers of preload/worker.c call the atfork
- * functions. */
+ * Thread-safe: one mutex, held for a few list operations (one free list
+ * per power-of-two size class, see bufpool.c); the fork handlers of
+ * preload/worker.c call the atfork functions. */
 #ifndef AT_BUFPOOL_H
 #define AT_BUFPOOL_H
 
 #include <stddef.h>
 
-#define AT_BUFPOOL_SLOTS 64
+/* A batch of 64 consumed captures gives back up to 5 buffers each. */
+#define AT_BUFPOOL_SLOTS 512
 #define AT_BUFPOOL_BYTES (4u << 20)     /* all kept buffers together */
 #define AT_BUFPOOL_MAX_BUF (256u << 10) /* bigger ones are freed */
 #define AT_BUFPOOL_MIN_BUF 256u         /* smaller ones too: not worth a slot */
 
-/* A kept buffer of at least want bytes (the smallest such), its size in
- * *cap; NULL when there is none (the caller allocates as before). */
+/* A kept buffer of at least want bytes, its size in *cap: from want's own
+ * size class when one there is big enough, else from the smallest class
+ * above that has one; the most recently kept first. NULL when there is
+ * none (the caller allocates as before). */
 char *at_bufpool_get(size_t want, size_t *cap);
 
 /* Keep p (malloc()ed, cap bytes) for a later get, or free it when the

@@ -27,6 +27,9 @@ enum at_capture_kind {
  * symbolizes them later (core_symbolize.h). nstack 0: none taken. */
 #define AT_STACK_MAX 48
 
+/* Bytes of short strings a capture holds itself (at_capture_set_str). */
+#define AT_CAPTURE_STRS 320
+
 /* Where a thread came from: the thread that called pthread_create() and
  * its stack and time at that call. creator_tid 0: unknown (the main
  * thread, or a thread created before the shim was active). */
@@ -50,14 +53,27 @@ struct at_capture {
                                      be set on an exchange) */
   char span_id[17];               /* AT_CAPTURE_SPAWN: the span the child
                                      nests under (16 hex digits) */
-  /* owned memory (free()d by at_capture_free) */
+  /* owned memory (free()d by at_capture_free); method and url may point
+   * into strs instead (at_capture_set_str) */
   char *method, *url, *req_headers, *req_body, *resp_headers, *resp_body;
   char *error_msg;
   struct at_conn_chunk *conn; /* AT_CAPTURE_CONN_BYTES: owned, one block */
   /* allocated sizes of the four buffers above (0: unknown), so that the
    * shim can keep them for later exchanges (preload/bufpool.h) */
   size_t req_headers_cap, req_body_cap, resp_headers_cap, resp_body_cap;
+  /* Room for short strings of the capture (an exchange's method and URL):
+   * one malloc()ed copy fewer each, on the app's thread, and no free() of
+   * app-thread memory on the writer's. */
+  char strs[AT_CAPTURE_STRS];
+  size_t strs_used;
 };
+
+/* Copy s into the capture's own room when it fits, else into malloc()ed
+ * memory; NULL when out of memory. The copy lives as long as c. */
+char *at_capture_set_str(struct at_capture *c, const char *s);
+
+/* Free what method, url, error_msg and conn own (not the four buffers). */
+void at_capture_free_strings(struct at_capture *c);
 
 void at_capture_free(struct at_capture *c);
 

@@ -15,7 +15,7 @@
 #include "capture.h"
 #include "config.h"
 
-#define AT_CORE_API_VERSION 2
+#define AT_CORE_API_VERSION 3
 
 /* Counters the shim keeps on the app's thread, handed over as deltas. */
 struct at_shim_counters {

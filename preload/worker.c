@@ -49,16 +49,6 @@ static int fork_has_core_mu;
 static pthread_cond_t q_cv = PTHREAD_COND_INITIALIZER;
 static struct at_capture *q_head, *q_tail;
 static size_t q_len;
-/* Captures the core is done with, waiting to be freed by an application
- * thread. Their buffers were allocated on the app's threads: freeing them
- * there keeps the writer off the app's malloc arena lock (a lost race
- * costs the app a futex sleep) and lets the app reuse warm memory instead
- * of the heap being trimmed and faulted in again. Each submit frees a
- * few; past AT_DONE_MAX the worker frees the excess itself. */
-#define AT_DONE_PER_SUBMIT 8
-#define AT_DONE_MAX 256
-static struct at_capture *done_head;
-static size_t done_len;
 static int q_stop;
 static int w_idle; /* the worker waits with no deadline (see at_worker_poke) */
 static enum worker_state w_state = W_NONE;
@@ -124,22 +114,11 @@ static void free_list(struct at_capture *c) {
   }
 }
 
-/* Hand consumed captures back for the app's threads to free. */
+/* Consumed captures go back to the buffer pool from here, the writer's
+ * thread: the app's thread only takes buffers from it (bufpool.h). */
 static void return_captures(struct at_capture **arr, size_t n) {
-  struct at_capture *excess = NULL;
-  pthread_mutex_lock(&q_mu);
-  for (size_t i = 0; i < n; i++) {
-    if (done_len < AT_DONE_MAX) {
-      arr[i]->next = done_head;
-      done_head = arr[i];
-      done_len++;
-    } else {
-      arr[i]->next = excess;
-      excess = arr[i];
-    }
-  }
-  pthread_mutex_unlock(&q_mu);
-  free_list(excess);
+  for (size_t i = 0; i < n; i++)
+    at_capture_release(arr[i]);
 }
 
 /* Give up on capture: free whatever is queued (counting it as dropped). */
@@ -279,11 +258,7 @@ static void worker_shutdown(void) {
   }
   pthread_mutex_lock(&q_mu);
   w_state = W_NONE;
-  struct at_capture *done = done_head;
-  done_head = NULL;
-  done_len = 0;
   pthread_mutex_unlock(&q_mu);
-  free_list(done);
   if (core) {
     struct at_shim_counters d;
     take_counter_deltas(&d);
@@ -342,20 +317,7 @@ void at_worker_submit(struct at_capture *c) {
   /* Wake the worker when there is work for it, or a full batch. */
   if (q_len == 1 || q_len == AT_BATCH_TARGET)
     pthread_cond_signal(&q_cv);
-  struct at_capture *to_free = done_head, *last = NULL;
-  size_t k = 0;
-  for (struct at_capture *p = done_head; p && k < AT_DONE_PER_SUBMIT;
-       p = p->next, k++)
-    last = p;
-  if (last) {
-    done_head = last->next;
-    last->next = NULL;
-    done_len -= k;
-  } else {
-    to_free = NULL;
-  }
   pthread_mutex_unlock(&q_mu);
-  free_list(to_free);
 }
 
 int at_worker_running(void) {
@@ -421,9 +383,6 @@ void at_worker_atfork_child(void) {
   q_len = 0;
   q_stop = 0;
   free_list(c);
-  free_list(done_head);
-  done_head = NULL;
-  done_len = 0;
   if (w_state == W_RUNNING)
     w_state = W_NONE;
   memset(&at_counters, 0, sizeof at_counters);

@@ -1,5 +1,6 @@
-/* bufpool: kept capture buffers are bounded in count, bytes and size, and
- * a request gets the smallest kept buffer that holds it. */
+/* bufpool: kept capture buffers are bounded in count, bytes and size; a
+ * request gets a kept buffer that holds it, from the smallest size class
+ * that has one, the most recently kept first. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,27 @@ Test(bufpool, bounded) {
     free(p);
 }
 
+/* Within a size class (powers of two) the last buffer kept is the first
+ * handed out, when it is big enough; else one further down that is. */
+Test(bufpool, last_kept_first_within_a_class) {
+  char *a = filled(1100), *b = filled(1900), *c = filled(1300);
+  at_bufpool_put(b, 1900);
+  at_bufpool_put(c, 1300);
+  at_bufpool_put(a, 1100); /* kept last, too small for 1200 */
+  size_t cap = 0;
+  cr_expect_eq(at_bufpool_get(1200, &cap), c, "the last kept that holds 1200");
+  cr_expect_eq(cap, 1300);
+  cr_expect_eq(at_bufpool_get(1200, &cap), b);
+  cr_expect_eq(cap, 1900);
+  cr_expect_null(at_bufpool_get(1200, &cap), "none left that holds 1200");
+  cr_expect_eq(at_bufpool_get(1000, &cap), a);
+  cr_expect_eq(cap, 1100);
+  free(a);
+  free(b);
+  free(c);
+  cr_assert_eq(at_bufpool_count(), 0);
+}
+
 /* A dynbuf started on a kept buffer appends into it, grows past it like
  * any other, and hands it over. */
 Test(bufpool, dynbuf_adopts_a_kept_buffer) {
@@ -100,6 +122,8 @@ Test(bufpool, captures_recycled) {
   c->url = strdup("https://example.test/v1/chat/completions");
   c->req_body = filled(4096);
   c->req_body_cap = 4096;
+  c->resp_headers = filled(AT_BUFPOOL_MAX_BUF + 1); /* too big: freed */
+  c->resp_headers_cap = AT_BUFPOOL_MAX_BUF + 1;
   c->resp_body = filled(1024);
   c->resp_body_cap = 1024;
   c->nstack = 5;
@@ -114,6 +138,46 @@ Test(bufpool, captures_recycled) {
   d->kind = AT_CAPTURE_THREAD;
   at_capture_release(d);
   cr_expect_eq(at_bufpool_count(), 2);
+  size_t cap;
+  char *p;
+  while ((p = at_bufpool_get(0, &cap)))
+    free(p);
+}
+
+/* Short strings live in the capture itself, longer ones are allocated;
+ * freeing the capture frees exactly the allocated ones (ASan checks). */
+Test(bufpool, capture_strings) {
+  struct at_capture *c = at_capture_alloc();
+  cr_assert_not_null(c);
+  c->kind = AT_CAPTURE_EXCHANGE;
+  c->method = at_capture_set_str(c, "POST");
+  c->url = at_capture_set_str(c, "http://127.0.0.1:8080/v1/messages");
+  cr_expect_str_eq(c->method, "POST");
+  cr_expect_str_eq(c->url, "http://127.0.0.1:8080/v1/messages");
+  cr_expect(c->url >= c->strs && c->url < c->strs + sizeof c->strs,
+            "held by the capture");
+  char long_msg[AT_CAPTURE_STRS + 10];
+  memset(long_msg, 'e', sizeof long_msg - 1);
+  long_msg[sizeof long_msg - 1] = '\0';
+  c->error_msg = at_capture_set_str(c, long_msg);
+  cr_assert_not_null(c->error_msg);
+  cr_expect_str_eq(c->error_msg, long_msg);
+  cr_expect(c->error_msg < c->strs || c->error_msg >= c->strs + sizeof c->strs,
+            "too long for the capture: allocated");
+  /* filling the room exactly still fits; one byte more does not */
+  struct at_capture *d = at_capture_alloc();
+  cr_assert_not_null(d);
+  char fits[AT_CAPTURE_STRS];
+  memset(fits, 'f', sizeof fits - 1);
+  fits[sizeof fits - 1] = '\0';
+  d->url = at_capture_set_str(d, fits);
+  cr_expect_eq(d->url, d->strs);
+  d->method = at_capture_set_str(d, "");
+  cr_expect(d->method < d->strs || d->method >= d->strs + sizeof d->strs,
+            "no room left: allocated");
+  cr_expect_str_eq(d->method, "");
+  at_capture_free(d);
+  at_capture_release(c);
   size_t cap;
   char *p;
   while ((p = at_bufpool_get(0, &cap)))
