@@ -15,7 +15,8 @@
 #               joined, with and without the shim)
 #
 # Knobs (environment):
-#   BENCH_RUNS=11        runs of each side for the latency and CPU tests
+#   BENCH_RUNS=11        runs of each side for the CPU, stack and thread tests
+#   BENCH_LAT_RUNS=21    runs of each side for the latency tests
 #   BENCH_N=2000         requests per run
 #   BENCH_SPAWN_N=300    /bin/true pairs
 #   BENCH_CPU=0          CPU of the mock server and of the client's main
@@ -42,6 +43,7 @@ ROOT=$(pwd)
 B=$ROOT/build
 SHIM=$B/libautotrace.so
 RUNS=${BENCH_RUNS:-11}
+LAT_RUNS=${BENCH_LAT_RUNS:-21}
 N=${BENCH_N:-2000}
 SPAWN_N=${BENCH_SPAWN_N:-300}
 CPU=${BENCH_CPU-0}
@@ -141,7 +143,7 @@ generations() {
   rm -f "$tmp/export.jsonl"
 }
 
-echo "autotrace benchmarks: runs=$RUNS, requests=$N," \
+echo "autotrace benchmarks: runs=$RUNS (latency: $LAT_RUNS), requests=$N," \
   "client/mock CPU ${CPU:-unpinned}, writer CPU ${WCPU:-unpinned}"
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 busy=$(awk -v l="${load%% *}" -v n="$(nproc)" 'BEGIN { print (l > n / 2) }')
@@ -203,7 +205,7 @@ OTHER_URL="$BASE/v1/files/report?size=1024"
 FILE_URL="file://$ROOT/bench/run.sh"
 
 # ---- 2. latency ----
-# lat NAME URL COUNT WARMUP PREFIX [OPTION]: RUNS runs of each side,
+# lat NAME URL COUNT WARMUP PREFIX [OPTION]: LAT_RUNS runs of each side,
 # alternating which goes first; OPTION goes to curl_bench. Leaves NAME-plain.txt and NAME-shim.txt (one curl_bench
 # line per run) and a spool per shim run.
 lat() {
@@ -215,7 +217,7 @@ lat() {
   extra=${6:-}
   settle
   r=1
-  while [ "$r" -le "$RUNS" ]; do
+  while [ "$r" -le "$LAT_RUNS" ]; do
     if [ $((r % 2)) -eq 1 ]; then order="plain shim"; else order="shim plain"; fi
     for side in $order; do
       if [ "$side" = shim ]; then
@@ -255,7 +257,7 @@ lat() {
   done
   caps=""
   r=1
-  while [ "$r" -le "$RUNS" ]; do
+  while [ "$r" -le "$LAT_RUNS" ]; do
     caps="$caps $(generations "$tmp/spool-$name-$r")"
     rm -rf "$tmp/spool-$name-$r" # counted: its dirty pages need no writeback
     r=$((r + 1))
@@ -263,26 +265,30 @@ lat() {
   eval "${name}_caps=\"\$caps\""
 }
 
-echo "[2/5] latency: $RUNS x $N requests per side, LLM path..."
+echo "[2/5] latency: $LAT_RUNS x $N requests per side, LLM path..."
 lat llm "$LLM_URL" "$N" "$WARMUP" "$START"
-echo "[2/5] latency: $RUNS x $N requests per side, non-LLM path..."
+echo "[2/5] latency: $LAT_RUNS x $N requests per side, non-LLM path..."
 lat other "$OTHER_URL" "$N" "$WARMUP" "$START"
 # The hook cost alone, without a network round trip: file:// transfers
 # (not LLM traffic, ~10 µs each) through the same hooks.
-echo "[2/5] latency: $RUNS x $FILE_N file:// transfers per side..."
+echo "[2/5] latency: $LAT_RUNS x $FILE_N file:// transfers per side..."
 lat file "$FILE_URL" "$FILE_N" 200 "$START"
 # ... and the setopt calls alone (URL check on an http URL), no transfer.
-echo "[2/5] latency: $RUNS x $SETOPT_N setopt(URL, body) calls per side..."
+echo "[2/5] latency: $LAT_RUNS x $SETOPT_N setopt(URL, body) calls per side..."
 lat setopt "$OTHER_URL" "$SETOPT_N" 1000 "$START" --setopt-only
 if [ -n "$CPU" ]; then
   echo "[2/5] latency: LLM path again, the writer sharing the client's CPU..."
   lat shared "$LLM_URL" "$N" "$WARMUP" "$SHARED"
 fi
 
-llm_v50=$(verdict "$llm_dp50" 10)
-llm_v99=$(verdict "$llm_dp99" 50)
-other_v=$(verdict "$other_dp50" 1)
-hooks_d=$(calc "$file_dp50 + $setopt_dp50")
+# The verdicts go by the paired differences: a run with the shim minus
+# the run without it next to it in time, median over the pairs. On a VM
+# whose speed drifts by 1.5x within minutes, that cancels the drift that
+# a difference of the two sides' medians keeps (both are printed).
+llm_v50=$(verdict "$llm_pairp50" 10)
+llm_v99=$(verdict "$llm_pairp99" 50)
+other_v=$(verdict "$other_pairp50" 1)
+hooks_d=$(calc "$file_pairp50 + $setopt_pairp50")
 hooks_v=$(verdict "$hooks_d" 1)
 
 # ---- 3. CPU per captured exchange ----
@@ -416,17 +422,17 @@ table() {
 |---|---|---|---|---|---|
 | \`/bin/true\` wall time, median of $SPAWN_N | ${spawn_plain} µs | ${spawn_shim} µs | ×${spawn_ratio} | ≤ ×1.10 | $spawn_v |
 | (calibration: \`/bin/true\` preloading an empty .so) | ${empty_plain} µs | ${empty_shim} µs | ×${empty_ratio} | — | — |
-| LLM exchange (1 KB / 1 KB), p50 | ${llm_plain_p50_us} µs | ${llm_shim_p50_us} µs | ${llm_dp50} µs | ≤ 10 µs | $llm_v50 |
-| LLM exchange (1 KB / 1 KB), p99 | ${llm_plain_p99_us} µs | ${llm_shim_p99_us} µs | ${llm_dp99} µs | ≤ 50 µs | $llm_v99 |
-| non-LLM request (1 KB / 1 KB), p50 | ${other_plain_p50_us} µs | ${other_shim_p50_us} µs | ${other_dp50} µs | ≤ 1 µs | $other_v |
-| non-LLM, hooks only: \`file://\` transfer, p50 | ${file_plain_p50_us} µs | ${file_shim_p50_us} µs | ${file_dp50} µs | | |
-| non-LLM, hooks only: setopt URL + body of an http URL, no transfer, p50 | ${setopt_plain_p50_us} µs | ${setopt_shim_p50_us} µs | ${setopt_dp50} µs | | |
+| LLM exchange (1 KB / 1 KB), p50 | ${llm_plain_p50_us} µs | ${llm_shim_p50_us} µs | ${llm_pairp50} µs | ≤ 10 µs | $llm_v50 |
+| LLM exchange (1 KB / 1 KB), p99 | ${llm_plain_p99_us} µs | ${llm_shim_p99_us} µs | ${llm_pairp99} µs | ≤ 50 µs | $llm_v99 |
+| non-LLM request (1 KB / 1 KB), p50 | ${other_plain_p50_us} µs | ${other_shim_p50_us} µs | ${other_pairp50} µs | ≤ 1 µs | $other_v |
+| non-LLM, hooks only: \`file://\` transfer, p50 | ${file_plain_p50_us} µs | ${file_shim_p50_us} µs | ${file_pairp50} µs | | |
+| non-LLM, hooks only: setopt URL + body of an http URL, no transfer, p50 | ${setopt_plain_p50_us} µs | ${setopt_shim_p50_us} µs | ${setopt_pairp50} µs | | |
 | non-LLM, hooks only: the two above together | | | ${hooks_d} µs | ≤ 1 µs | $hooks_v |
 EOF
   if [ -n "$CPU" ]; then
     cat <<EOF
-| LLM exchange p50, writer sharing the client's CPU | ${shared_plain_p50_us} µs | ${shared_shim_p50_us} µs | ${shared_dp50} µs | ≤ 10 µs | $(verdict "$shared_dp50" 10) |
-| LLM exchange p99, writer sharing the client's CPU | ${shared_plain_p99_us} µs | ${shared_shim_p99_us} µs | ${shared_dp99} µs | ≤ 50 µs | $(verdict "$shared_dp99" 50) |
+| LLM exchange p50, writer sharing the client's CPU | ${shared_plain_p50_us} µs | ${shared_shim_p50_us} µs | ${shared_pairp50} µs | ≤ 10 µs | $(verdict "$shared_pairp50" 10) |
+| LLM exchange p99, writer sharing the client's CPU | ${shared_plain_p99_us} µs | ${shared_shim_p99_us} µs | ${shared_pairp99} µs | ≤ 50 µs | $(verdict "$shared_pairp99" 50) |
 EOF
   fi
   cat <<EOF
@@ -444,8 +450,8 @@ echo
 echo "LLM p50 per run: plain $llm_plain_p50_range µs, shim $llm_shim_p50_range µs;" \
   "p99 per run: plain $llm_plain_p99_range µs, shim $llm_shim_p99_range µs"
 echo "non-LLM p50 per run: plain $other_plain_p50_range µs, shim $other_shim_p50_range µs"
-echo "paired differences (median): LLM p50 $(sgn "$llm_pairp50") µs, p99 $(sgn "$llm_pairp99") µs;" \
-  "non-LLM p50 $(sgn "$other_pairp50") µs"
+echo "differences of the medians: LLM p50 $(sgn "$llm_dp50") µs, p99 $(sgn "$llm_dp99") µs;" \
+  "non-LLM p50 $(sgn "$other_dp50") µs"
 echo "LLM exchanges captured per latency run (of $((N + WARMUP))):$llm_caps"
 echo "non-LLM requests captured per run (expect 0):$other_caps"
 echo "CPU per exchange, default queue: application thread +$cpu_default_app µs," \
@@ -485,7 +491,7 @@ benchmark itself: run \`make bench\` to refresh it on your machine.
 | CPU left to autotrace's writer | ${WCPU:-not pinned} |
 
 Command: \`make bench\` (knobs, with the values used: \`BENCH_RUNS=$RUNS
-BENCH_N=$N BENCH_SPAWN_N=$SPAWN_N BENCH_CPU=$CPU BENCH_WRITER_CPU=$WCPU
+BENCH_LAT_RUNS=$LAT_RUNS BENCH_N=$N BENCH_SPAWN_N=$SPAWN_N BENCH_CPU=$CPU BENCH_WRITER_CPU=$WCPU
 BENCH_PARSE_RUNS=$PARSE_RUNS\`).
 
 ## Results
@@ -494,17 +500,20 @@ EOF
   table
   cat <<EOF
 
-"Added" is *with − without*. Latency: the median over $RUNS runs of each
-side's p50 (or p99), shim minus plain. CPU: (median CPU time of a run with
-the shim − median without) / $N exchanges. \`/bin/true\`: the ratio of the
-medians.
+"Added" is *with − without*. Latency: pair by pair — each of the
+$LAT_RUNS runs with the shim minus the run without it next to it in time
+(each side's p50, or p99, over its $N requests), the median over the
+pairs; the "without"/"with" columns are each side's median over its runs.
+Pairing cancels the drifts of the machine's speed between runs (on this
+VM the plain client's p50 moves by half within minutes). CPU: (median CPU
+time of a run with the shim − median without) / $N exchanges.
+\`/bin/true\`: the ratio of the medians.
 
-The same differences taken pair by pair (each run with the shim minus the
-run without it next to it in time, median over the $RUNS pairs), which
-cancels slow drifts of the machine: LLM p50 $(sgn "$llm_pairp50") µs, p99
-$(sgn "$llm_pairp99") µs; non-LLM p50 $(sgn "$other_pairp50") µs; hooks only
-$(sgn "$file_pairp50") µs (\`file://\`) and $(sgn "$setopt_pairp50") µs (setopt); writer
-sharing the CPU p50 $(sgn "${shared_pairp50:-0}") µs, p99 $(sgn "${shared_pairp99:-0}") µs.
+The latency differences taken as the difference of the two sides'
+medians instead (more exposed to drift): LLM p50 $(sgn "$llm_dp50") µs, p99
+$(sgn "$llm_dp99") µs; non-LLM p50 $(sgn "$other_dp50") µs; hooks only
+$(sgn "$file_dp50") µs (\`file://\`) and $(sgn "$setopt_dp50") µs (setopt); writer
+sharing the CPU p50 $(sgn "${shared_dp50:-0}") µs, p99 $(sgn "${shared_dp99:-0}") µs.
 
 Spread of the single runs, to judge the noise: LLM p50 $llm_plain_p50_range µs
 without the shim, $llm_shim_p50_range µs with it; LLM p99
@@ -564,9 +573,9 @@ $parse_table
   requests, then $N timed sequential POSTs of a 1 KB chat request on one
   reused easy handle; each request sets \`CURLOPT_URL\` and the body again
   and calls \`curl_easy_perform\`, all inside the timed region
-  (\`CLOCK_MONOTONIC\`); p50/p99 are nearest-rank over the $N. $RUNS runs
-  with the shim (each with a fresh \`AUTOTRACE_SPOOL\`) and $RUNS without
-  alternate. The LLM path is \`/v1/chat/completions\` (captured); the
+  (\`CLOCK_MONOTONIC\`); p50/p99 are nearest-rank over the $N. $LAT_RUNS runs
+  with the shim (each with a fresh \`AUTOTRACE_SPOOL\`) and $LAT_RUNS without
+  alternate, pairs taking turns at going first. The LLM path is \`/v1/chat/completions\` (captured); the
   non-LLM path is \`/v1/files/report\` on the same server (only the URL
   check).
 - **Hooks only** — the loopback round trip's run-to-run noise is about a
