@@ -188,14 +188,52 @@ void at_curl_disarm(struct at_curl_handle *st) {
 
 /* ---- begin / finish ---- */
 
-/* Start b on a kept buffer of at least want bytes when the pool has one:
- * the copies then go to memory that is mapped and warm, with no
- * allocation (preload/bufpool.h). */
-static void adopt_pooled(struct dynbuf *b, size_t want) {
-  size_t cap = 0;
-  char *p = at_bufpool_get(want + 1, &cap);
-  if (p)
-    dynbuf_adopt(b, p, cap);
+/* What an exchange starts with from the buffer pool (preload/bufpool.h):
+ * its capture's memory and buffers for the copies, each of at least the
+ * size its handle copied last time, all under one lock. The copies then go
+ * to memory that is mapped and warm, with no allocation. */
+enum {
+  TAKE_CAPTURE,
+  TAKE_REQ_BODY,
+  TAKE_REQ_HEADERS,
+  TAKE_RESP_HEADERS,
+  TAKE_RESP_BODY,
+  NTAKE
+};
+
+static void take_pooled(struct at_curl_handle *st, size_t req_body) {
+  size_t want[NTAKE] = {
+      [TAKE_CAPTURE] = sizeof(struct at_capture),
+      [TAKE_REQ_BODY] = req_body + 1,
+      [TAKE_REQ_HEADERS] = st->last_req_headers + 1,
+      [TAKE_RESP_HEADERS] = st->last_resp_headers + 1,
+      [TAKE_RESP_BODY] = st->last_resp_body + 1,
+  };
+  struct dynbuf *into[NTAKE] = {
+      [TAKE_REQ_BODY] = req_body ? &st->req_body : NULL,
+      [TAKE_REQ_HEADERS] = st->headers ? &st->req_headers : NULL,
+      [TAKE_RESP_HEADERS] = &st->resp_headers,
+      [TAKE_RESP_BODY] = &st->resp_body,
+  };
+  /* the entries wanted, packed (a request without a body or headers) */
+  size_t n = 0, which[NTAKE], wants[NTAKE], cap[NTAKE];
+  char *got[NTAKE];
+  for (size_t i = 0; i < NTAKE; i++)
+    if (i == TAKE_CAPTURE ? !st->capture : into[i] != NULL) {
+      which[n] = i;
+      wants[n++] = want[i];
+    }
+  at_bufpool_get_n(n, wants, got, cap);
+  for (size_t k = 0; k < n; k++) {
+    if (!got[k])
+      continue;
+    if (which[k] == TAKE_CAPTURE) {
+      memset(got[k], 0, sizeof(struct at_capture));
+      st->capture = (struct at_capture *)(void *)got[k];
+    } else {
+      dynbuf_adopt(into[which[k]], got[k], cap[k]);
+    }
+  }
 }
 
 /* The request's body as the app gave it with CURLOPT_(COPY)POSTFIELDS:
@@ -223,12 +261,7 @@ static void snapshot_request(struct at_curl_handle *st) {
   st->req_body_unknown = 0;
   size_t body_n = 0;
   const char *body = st->armed_read ? NULL : posted_body(st, &body_n);
-  if (body && body_n)
-    adopt_pooled(&st->req_body, body_n < max ? body_n : max);
-  if (st->headers)
-    adopt_pooled(&st->req_headers, st->last_req_headers);
-  adopt_pooled(&st->resp_headers, st->last_resp_headers);
-  adopt_pooled(&st->resp_body, st->last_resp_body);
+  take_pooled(st, body ? (body_n < max ? body_n : max) : 0);
   for (struct curl_slist *l = st->headers; l; l = l->next) {
     if (!l->data)
       continue;
@@ -279,6 +312,8 @@ void at_curl_cancel(struct at_curl_handle *st) {
   if (!st || !st->active)
     return;
   st->active = 0;
+  at_bufpool_put((char *)(void *)st->capture, sizeof *st->capture);
+  st->capture = NULL;
   dynbuf_free(&st->req_headers);
   dynbuf_free(&st->req_body);
   dynbuf_free(&st->resp_headers);
@@ -336,7 +371,8 @@ void at_curl_finish(struct at_curl_handle *st, int result, const char *why,
   if (result == -1 && status > 0 && answered_means_done)
     result = CURLE_OK;
 
-  struct at_capture *c = at_capture_alloc();
+  struct at_capture *c = st->capture ? st->capture : at_capture_alloc();
+  st->capture = NULL;
   if (!c) {
     AT_COUNT(dropped_oom);
     at_curl_cancel(st);

@@ -100,6 +100,8 @@ struct at_curl_handle *at_curl_handle_take(CURL *easy) {
 }
 
 static void free_exchange_buffers(struct at_curl_handle *st) {
+  free(st->capture);
+  st->capture = NULL;
   dynbuf_free(&st->req_headers);
   dynbuf_free(&st->req_body);
   dynbuf_free(&st->resp_headers);

@@ -103,6 +103,9 @@ struct at_curl_handle {
    * for (preload/bufpool.h) when the next one starts */
   size_t last_req_headers, last_resp_headers, last_resp_body;
   int req_body_unknown;
+  /* the capture this exchange will become: taken from the buffer pool
+   * with the copies' buffers when it begins (NULL: allocated at the end) */
+  struct at_capture *capture;
   struct at_chunk_mark marks[AT_MAX_CHUNK_MARKS];
   size_t nmarks;
   uintptr_t stack[AT_STACK_MAX]; /* the app's call stack at the start */

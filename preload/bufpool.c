@@ -97,6 +97,13 @@ char *at_bufpool_get(size_t want, size_t *cap) {
   return p;
 }
 
+void at_bufpool_get_n(size_t n, const size_t *want, char **out, size_t *cap) {
+  pthread_mutex_lock(&pool_mu);
+  for (size_t i = 0; i < n; i++)
+    out[i] = take_locked(want[i], &cap[i]);
+  pthread_mutex_unlock(&pool_mu);
+}
+
 void at_bufpool_put(char *p, size_t cap) {
   if (!p)
     return;

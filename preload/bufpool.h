@@ -32,6 +32,11 @@
  * none (the caller allocates as before). */
 char *at_bufpool_get(size_t want, size_t *cap);
 
+/* The same for n buffers at once, under one lock (each lock taken is a
+ * cache line the writer thread may hold): out[i] and cap[i] for want[i],
+ * out[i] NULL where there is none. */
+void at_bufpool_get_n(size_t n, const size_t *want, char **out, size_t *cap);
+
 /* Keep p (malloc()ed, cap bytes) for a later get, or free it when the
  * pool is full or p is too big. p may be NULL. */
 void at_bufpool_put(char *p, size_t cap);

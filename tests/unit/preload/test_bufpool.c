@@ -86,6 +86,31 @@ Test(bufpool, last_kept_first_within_a_class) {
   cr_assert_eq(at_bufpool_count(), 0);
 }
 
+/* Several at once (one lock): each want gets its own buffer or NULL, and
+ * a buffer handed out once is not handed out again. */
+Test(bufpool, several_at_once) {
+  at_bufpool_put(filled(300), 300);
+  at_bufpool_put(filled(3000), 3000);
+  at_bufpool_put(filled(600), 600);
+  size_t want[4] = {500, 500, 500, 100000};
+  char *out[4];
+  size_t cap[4];
+  at_bufpool_get_n(4, want, out, cap);
+  cr_expect_eq(cap[0], 600, "its own class first");
+  cr_expect_eq(cap[1], 3000, "then the next class up");
+  cr_expect_null(out[2], "300 does not hold 500");
+  cr_expect_null(out[3], "none holds 100000");
+  cr_expect_eq(at_bufpool_count(), 1);
+  free(out[0]);
+  free(out[1]);
+  at_bufpool_get_n(0, want, out, cap); /* nothing asked: nothing taken */
+  cr_expect_eq(at_bufpool_count(), 1);
+  size_t c;
+  char *p;
+  while ((p = at_bufpool_get(0, &c)))
+    free(p);
+}
+
 /* A dynbuf started on a kept buffer appends into it, grows past it like
  * any other, and hands it over. */
 Test(bufpool, dynbuf_adopts_a_kept_buffer) {
