@@ -1,7 +1,8 @@
 /* curl_bench: time N sequential libcurl requests on one reused easy handle.
  *
  *   curl_bench [-n N] [--warmup W] [--body-size B] [--setopt-each]
- *              [--setopt-only] [--pin-cpu C] [--max-seconds S] URL
+ *              [--setopt-only] [--pin-cpu C] [--max-seconds S]
+ *              [--lockstep IN,OUT,EVERY,first|second] URL
  *
  * Each request is a POST of a realistic OpenAI chat request of about B
  * bytes (several messages; default 1024) -- or a GET when B is 0. Only
@@ -20,6 +21,15 @@
  * CPU without cross-CPU wake-ups while the writer may run on another one,
  * as it would on a machine with spare cores.
  *
+ * --lockstep runs two clients turn about: this one waits for a byte on
+ * the FIFO IN before each block of EVERY requests (the first block of the
+ * one named "first" excepted) and writes one to OUT after it; the other
+ * client is started with the two FIFOs swapped. Both then see the machine
+ * in the same state, block after block: on a VM whose speed changes in
+ * steps every few tenths of a second, comparing two runs made one after
+ * the other compares two different machines (bench/run.sh). The waits
+ * are not timed; a partner silent for 10 s ends the run with an error.
+ *
  * Prints one line on stdout:
  *   n=2000 p50_us=.. p99_us=.. mean_us=.. min_us=.. max_us=.. total_ms=..
  *   resp_bytes=.. req_bytes=.. failures=0 thread_cpu_ms=..
@@ -29,12 +39,16 @@
  * Bounded: each transfer times out after 10 s, the whole loop stops after
  * --max-seconds (default 120). */
 #include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 static double mono_us(void) {
   struct timespec ts;
@@ -113,10 +127,57 @@ static double pct(const double *v, size_t n, double p) {
   return v[k - 1];
 }
 
+/* Taking turns with another client (--lockstep). */
+struct lockstep {
+  int in, out; /* FIFOs, -1: not in lockstep */
+  long every;
+  int first;
+};
+
+static int parse_lockstep(const char *arg, struct lockstep *ls) {
+  char in[512], out[512], role[16];
+  long every;
+  if (sscanf(arg, "%511[^,],%511[^,],%ld,%15s", in, out, &every, role) != 4 ||
+      every < 1 || (strcmp(role, "first") != 0 && strcmp(role, "second") != 0))
+    return -1;
+  /* O_RDWR: opening a FIFO so does not wait for the other end (Linux) */
+  ls->in = open(in, O_RDWR | O_CLOEXEC);
+  ls->out = open(out, O_RDWR | O_CLOEXEC);
+  if (ls->in < 0 || ls->out < 0) {
+    fprintf(stderr, "curl_bench: lockstep: %s: %s\n", ls->in < 0 ? in : out,
+            strerror(errno));
+    return -1;
+  }
+  ls->every = every;
+  ls->first = role[0] == 'f';
+  return 0;
+}
+
+static int wait_turn(const struct lockstep *ls) {
+  struct pollfd p = {.fd = ls->in, .events = POLLIN};
+  for (;;) {
+    int r = poll(&p, 1, 10000);
+    if (r < 0 && errno == EINTR)
+      continue;
+    char c;
+    if (r == 1 && read(ls->in, &c, 1) == 1)
+      return 0;
+    fprintf(stderr, "curl_bench: lockstep: no turn from the other client\n");
+    return -1;
+  }
+}
+
+static void pass_turn(const struct lockstep *ls) {
+  char c = 't';
+  while (write(ls->out, &c, 1) < 0 && errno == EINTR)
+    ;
+}
+
 static int usage(void) {
   fprintf(stderr, "usage: curl_bench [-n N] [--warmup W] [--body-size B] "
                   "[--setopt-each] [--setopt-only] [--pin-cpu C] "
-                  "[--max-seconds S] URL\n");
+                  "[--max-seconds S] [--lockstep IN,OUT,EVERY,first|second] "
+                  "URL\n");
   return 2;
 }
 
@@ -127,6 +188,7 @@ int main(int argc, char **argv) {
   const char *url = NULL;
   int setopt_each = 0, setopt_only = 0;
   int pin_cpu = -1;
+  struct lockstep ls = {.in = -1, .out = -1};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (a[0] != '-') {
@@ -153,7 +215,10 @@ int main(int argc, char **argv) {
       max_s = atof(argv[++i]);
     else if (strcmp(a, "--pin-cpu") == 0)
       pin_cpu = atoi(argv[++i]);
-    else
+    else if (strcmp(a, "--lockstep") == 0) {
+      if (parse_lockstep(argv[++i], &ls) != 0)
+        return usage();
+    } else
       return usage();
   }
   if (!url || n < 1 || n > 10000000 || warmup < 0 || body_size < 0)
@@ -191,6 +256,11 @@ int main(int argc, char **argv) {
   size_t resp_bytes = 0;
   double t_begin = mono_us(), deadline = t_begin + max_s * 1e6;
   for (long i = 0; i < warmup + n; i++) {
+    if (ls.in >= 0 && i % ls.every == 0 && !(ls.first && i == 0) &&
+        wait_turn(&ls) != 0) {
+      failures++;
+      break;
+    }
     sink.bytes = 0;
     double t0 = mono_us();
     if (setopt_each || setopt_only) {
@@ -213,6 +283,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "curl_bench: request %ld: %s, HTTP %ld\n", i,
                 curl_easy_strerror(rc), status);
     }
+    if (ls.in >= 0 && ((i + 1) % ls.every == 0 || i + 1 == warmup + n))
+      pass_turn(&ls);
     if (i == 0 && pin_cpu >= 0 && pin_cpu < CPU_SETSIZE) {
       cpu_set_t set;
       CPU_ZERO(&set);

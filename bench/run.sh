@@ -205,35 +205,47 @@ OTHER_URL="$BASE/v1/files/report?size=1024"
 FILE_URL="file://$ROOT/bench/run.sh"
 
 # ---- 2. latency ----
-# lat NAME URL COUNT WARMUP PREFIX [OPTION]: LAT_RUNS runs of each side,
-# alternating which goes first; OPTION goes to curl_bench. Leaves NAME-plain.txt and NAME-shim.txt (one curl_bench
-# line per run) and a spool per shim run.
+# lat NAME URL COUNT WARMUP PREFIX EVERY [OPTION]: LAT_RUNS runs, each a
+# client without the shim and one with it started together and taking
+# turns (curl_bench --lockstep): EVERY requests of one, then EVERY of the
+# other, so that both meet the machine in the same state. On this kind of
+# VM a plain client's p50 over 1,000 requests steps between ~37, ~48, ~60
+# and ~71 us from one 50 ms stretch to the next; two runs made one after
+# the other (0.2 s each) often fall on different steps. Turns of ~200
+# requests (~10 ms) keep each side's caches as warm as in a run of its own
+# (in turns of 50 requests the shim's side read +1.26 us on the non-LLM
+# path, two plain clients +0.50; in turns of 200, -0.02 and +0.15). The
+# clients alternate going first; OPTION goes to both. Leaves
+# NAME-plain.txt and NAME-shim.txt (one curl_bench line per run) and a
+# spool per shim run.
 lat() {
   name=$1
   url=$2
   count=$3
   warm=$4
   prefix=$5
-  extra=${6:-}
+  every=$6
+  extra=${7:-}
   settle
   r=1
   while [ "$r" -le "$LAT_RUNS" ]; do
-    if [ $((r % 2)) -eq 1 ]; then order="plain shim"; else order="shim plain"; fi
-    for side in $order; do
-      if [ "$side" = shim ]; then
-        spool="$tmp/spool-$name-$r"
-        mkdir -p "$spool"
-        timeout 120 $prefix env LD_PRELOAD="$SHIM" AUTOTRACE_SPOOL="$spool" \
-          "$B/bench/curl_bench" -n "$count" --warmup "$warm" --setopt-each \
-          $CPIN $extra "$url" >>"$tmp/$name-shim.txt"
-      else
-        timeout 120 $prefix "$B/bench/curl_bench" -n "$count" \
-          --warmup "$warm" --setopt-each $CPIN $extra "$url" \
-          >>"$tmp/$name-plain.txt"
-      fi
-    done
+    if [ $((r % 2)) -eq 1 ]; then pr=first sr=second; else pr=second sr=first; fi
+    rm -f "$tmp/turn-a" "$tmp/turn-b"
+    mkfifo "$tmp/turn-a" "$tmp/turn-b"
+    spool="$tmp/spool-$name-$r"
+    mkdir -p "$spool"
+    timeout 120 $prefix "$B/bench/curl_bench" -n "$count" --warmup "$warm" \
+      --setopt-each $CPIN --lockstep "$tmp/turn-a,$tmp/turn-b,$every,$pr" \
+      $extra "$url" >>"$tmp/$name-plain.txt" &
+    plain_pid=$!
+    timeout 120 $prefix env LD_PRELOAD="$SHIM" AUTOTRACE_SPOOL="$spool" \
+      "$B/bench/curl_bench" -n "$count" --warmup "$warm" --setopt-each \
+      $CPIN --lockstep "$tmp/turn-b,$tmp/turn-a,$every,$sr" $extra "$url" \
+      >>"$tmp/$name-shim.txt"
+    wait "$plain_pid"
     r=$((r + 1))
   done
+  rm -f "$tmp/turn-a" "$tmp/turn-b"
   for s in plain shim; do
     for k in p50_us p99_us mean_us; do
       v=$(sed -n "s/.* $k=\([0-9.]*\).*/\1/p" "$tmp/$name-$s.txt" | median)
@@ -266,19 +278,19 @@ lat() {
 }
 
 echo "[2/5] latency: $LAT_RUNS x $N requests per side, LLM path..."
-lat llm "$LLM_URL" "$N" "$WARMUP" "$START"
+lat llm "$LLM_URL" "$N" "$WARMUP" "$START" 200
 echo "[2/5] latency: $LAT_RUNS x $N requests per side, non-LLM path..."
-lat other "$OTHER_URL" "$N" "$WARMUP" "$START"
+lat other "$OTHER_URL" "$N" "$WARMUP" "$START" 200
 # The hook cost alone, without a network round trip: file:// transfers
 # (not LLM traffic, ~10 µs each) through the same hooks.
 echo "[2/5] latency: $LAT_RUNS x $FILE_N file:// transfers per side..."
-lat file "$FILE_URL" "$FILE_N" 200 "$START"
+lat file "$FILE_URL" "$FILE_N" 200 "$START" 2000
 # ... and the setopt calls alone (URL check on an http URL), no transfer.
 echo "[2/5] latency: $LAT_RUNS x $SETOPT_N setopt(URL, body) calls per side..."
-lat setopt "$OTHER_URL" "$SETOPT_N" 1000 "$START" --setopt-only
+lat setopt "$OTHER_URL" "$SETOPT_N" 1000 "$START" 20000 --setopt-only
 if [ -n "$CPU" ]; then
   echo "[2/5] latency: LLM path again, the writer sharing the client's CPU..."
-  lat shared "$LLM_URL" "$N" "$WARMUP" "$SHARED"
+  lat shared "$LLM_URL" "$N" "$WARMUP" "$SHARED" 200
 fi
 
 # The verdicts go by the paired differences: a run with the shim minus
@@ -500,17 +512,16 @@ EOF
   table
   cat <<EOF
 
-"Added" is *with − without*. Latency: pair by pair — each of the
-$LAT_RUNS runs with the shim minus the run without it next to it in time
-(each side's p50, or p99, over its $N requests), the median over the
-pairs; the "without"/"with" columns are each side's median over its runs.
-Pairing cancels the drifts of the machine's speed between runs (on this
-VM the plain client's p50 moves by half within minutes). CPU: (median CPU
-time of a run with the shim − median without) / $N exchanges.
+"Added" is *with − without*. Latency: each of the $LAT_RUNS runs is a
+client with the shim and one without it running at the same time, taking
+turns (blocks of 200 requests; see "How each figure is measured"); the
+difference of their p50s (or p99s), median over the runs. The
+"without"/"with" columns are each side's median over its runs. CPU:
+(median CPU time of a run with the shim − median without) / $N exchanges.
 \`/bin/true\`: the ratio of the medians.
 
 The latency differences taken as the difference of the two sides'
-medians instead (more exposed to drift): LLM p50 $(sgn "$llm_dp50") µs, p99
+medians instead: LLM p50 $(sgn "$llm_dp50") µs, p99
 $(sgn "$llm_dp99") µs; non-LLM p50 $(sgn "$other_dp50") µs; hooks only
 $(sgn "$file_dp50") µs (\`file://\`) and $(sgn "$setopt_dp50") µs (setopt); writer
 sharing the CPU p50 $(sgn "${shared_dp50:-0}") µs, p99 $(sgn "${shared_dp99:-0}") µs.
@@ -573,9 +584,19 @@ $parse_table
   requests, then $N timed sequential POSTs of a 1 KB chat request on one
   reused easy handle; each request sets \`CURLOPT_URL\` and the body again
   and calls \`curl_easy_perform\`, all inside the timed region
-  (\`CLOCK_MONOTONIC\`); p50/p99 are nearest-rank over the $N. $LAT_RUNS runs
-  with the shim (each with a fresh \`AUTOTRACE_SPOOL\`) and $LAT_RUNS without
-  alternate, pairs taking turns at going first. The LLM path is \`/v1/chat/completions\` (captured); the
+  (\`CLOCK_MONOTONIC\`); p50/p99 are nearest-rank over the $N. Each of
+  the $LAT_RUNS runs starts a client with the shim (a fresh
+  \`AUTOTRACE_SPOOL\`) and one without it together; they take turns
+  through two FIFOs (\`curl_bench --lockstep\`), 200 requests each (2,000
+  \`file://\` transfers, 20,000 setopt rounds), the waits untimed, and
+  alternate going first from run to run. Why: this VM's speed changes in
+  steps every few tenths of a second (the plain client's p50 over 1,000
+  requests moves between ~37, ~48, ~60 and ~71 µs), so two runs made one
+  after the other compare two different machines half the time; taking
+  turns, both sides meet each step alike. An A/A check (two plain
+  clients taking turns, 9 runs) read a median of +0.15 µs on the non-LLM
+  path. The
+  LLM path is \`/v1/chat/completions\` (captured); the
   non-LLM path is \`/v1/files/report\` on the same server (only the URL
   check).
 - **Hooks only** — the loopback round trip's run-to-run noise is about a
