@@ -186,7 +186,7 @@ if ${CC:-cc} -shared -fPIC -O2 -o "$tmp/empty.so" -x c /dev/null \
 fi
 
 # ---- the mock ----
-timeout 600 $PIN "$B/bench/mock_fast" --idle 30 --max-seconds 580 \
+timeout 1200 $PIN "$B/bench/mock_fast" --idle 300 --max-seconds 1180 \
   --port-file "$tmp/port" >/dev/null &
 mock_pid=$!
 i=0
