@@ -482,7 +482,7 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 # Benchmarks
 
 What autotrace costs the program it traces, measured by \`make bench\`
-(\`bench/run.sh\`, about half a minute) and compared with the project's
+(\`bench/run.sh\`, about ten minutes on a 2-CPU VM) and compared with the project's
 targets. The part above the hand-written analysis is written by the
 benchmark itself: run \`make bench\` to refresh it on your machine.
 
