@@ -308,16 +308,21 @@ int at_curl_begin(struct at_curl_handle *st) {
   return 1;
 }
 
-void at_curl_cancel(struct at_curl_handle *st) {
-  if (!st || !st->active)
-    return;
-  st->active = 0;
+/* Drop what an exchange holds: its capture's block and its copies. */
+static void drop_exchange(struct at_curl_handle *st) {
   at_bufpool_put((char *)(void *)st->capture, sizeof *st->capture);
   st->capture = NULL;
   dynbuf_free(&st->req_headers);
   dynbuf_free(&st->req_body);
   dynbuf_free(&st->resp_headers);
   dynbuf_free(&st->resp_body);
+}
+
+void at_curl_cancel(struct at_curl_handle *st) {
+  if (!st || !st->active)
+    return;
+  st->active = 0;
+  drop_exchange(st);
 }
 
 /* A copy for the capture, with its allocated size; NULL when nothing was
@@ -375,7 +380,7 @@ void at_curl_finish(struct at_curl_handle *st, int result, const char *why,
   st->capture = NULL;
   if (!c) {
     AT_COUNT(dropped_oom);
-    at_curl_cancel(st);
+    drop_exchange(st); /* (st->active is already 0: cancel would not) */
     errno = saved;
     return;
   }
