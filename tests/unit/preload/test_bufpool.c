@@ -16,6 +16,14 @@ static char *filled(size_t cap) {
   return p;
 }
 
+/* Free every kept buffer (the pool outlives a test). */
+static void drain(void) {
+  size_t cap;
+  char *p;
+  while ((p = at_bufpool_get(0, &cap)))
+    free(p);
+}
+
 Test(bufpool, smallest_fit_and_empty) {
   size_t cap = 0;
   cr_assert_null(at_bufpool_get(1, &cap), "empty at first");
@@ -51,18 +59,14 @@ Test(bufpool, bounded) {
   for (int i = 0; i < AT_BUFPOOL_SLOTS + 5; i++)
     at_bufpool_put(filled(512), 512);
   cr_assert_eq(at_bufpool_count(), AT_BUFPOOL_SLOTS);
-  size_t cap;
-  char *p;
-  while ((p = at_bufpool_get(0, &cap)))
-    free(p);
+  drain();
   /* bytes: buffers of the largest kept size fill the byte bound first */
   size_t fit = AT_BUFPOOL_BYTES / AT_BUFPOOL_MAX_BUF;
   for (size_t i = 0; i < fit + 2; i++)
     at_bufpool_put(filled(AT_BUFPOOL_MAX_BUF), AT_BUFPOOL_MAX_BUF);
   cr_assert_eq(at_bufpool_count(),
                fit < AT_BUFPOOL_SLOTS ? fit : AT_BUFPOOL_SLOTS);
-  while ((p = at_bufpool_get(0, &cap)))
-    free(p);
+  drain();
 }
 
 /* Within a size class (powers of two) the last buffer kept is the first
@@ -105,10 +109,7 @@ Test(bufpool, several_at_once) {
   free(out[1]);
   at_bufpool_get_n(0, want, out, cap); /* nothing asked: nothing taken */
   cr_expect_eq(at_bufpool_count(), 1);
-  size_t c;
-  char *p;
-  while ((p = at_bufpool_get(0, &c)))
-    free(p);
+  drain();
 }
 
 /* A dynbuf started on a kept buffer appends into it, grows past it like
@@ -163,10 +164,7 @@ Test(bufpool, captures_recycled) {
   d->kind = AT_CAPTURE_THREAD;
   at_capture_release(d);
   cr_expect_eq(at_bufpool_count(), 2);
-  size_t cap;
-  char *p;
-  while ((p = at_bufpool_get(0, &cap)))
-    free(p);
+  drain();
 }
 
 /* Short strings live in the capture itself, longer ones are allocated;
@@ -203,8 +201,5 @@ Test(bufpool, capture_strings) {
   cr_expect_str_eq(d->method, "");
   at_capture_free(d);
   at_capture_release(c);
-  size_t cap;
-  char *p;
-  while ((p = at_bufpool_get(0, &cap)))
-    free(p);
+  drain();
 }
