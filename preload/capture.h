@@ -1,7 +1,9 @@
 /* capture: one exchange captured on the application's thread, handed to the
- * worker. The shim allocates it, fills the owned buffers, and queues it; the
- * core (on the worker thread) parses it and frees it with at_capture_free().
- * Both sides use the same libc allocator. */
+ * worker. The shim takes it (and its buffers) from the buffer pool or
+ * allocates it, fills the owned buffers, and queues it; the core (on the
+ * worker thread) parses it, and the worker gives it back to the pool
+ * (at_capture_release, preload/bufpool.h) or frees it with
+ * at_capture_free(). Both sides use the same libc allocator. */
 #ifndef AT_CAPTURE_H
 #define AT_CAPTURE_H
 
