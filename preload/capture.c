@@ -1,6 +1,6 @@
 /* capture: a capture's own strings, and freeing it. Linked into both the
- * shim (which drops captures it cannot queue) and the core (which frees
- * them once parsed). */
+ * shim (which drops captures it cannot queue, and whose worker gives the
+ * parsed ones back to the buffer pool, bufpool.c) and the core. */
 #include "capture.h"
 
 #include <stdint.h>
